@@ -1,0 +1,66 @@
+"""The ``wazuh-ocsf`` command line: a thin layer over the library.
+
+Subcommands live in :mod:`wazuh_ocsf.commands`, one module each. This is the one place
+where library exceptions become an ``ERROR: …`` line on stderr and an exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from wazuh_ocsf import __version__
+from wazuh_ocsf.commands import COMMANDS
+from wazuh_ocsf.errors import ConfigError, SpoolBusyError, WazuhOcsfError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_BUSY = 4
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one subparser per registered command."""
+    parser = argparse.ArgumentParser(
+        prog="wazuh-ocsf", description="Ship Wazuh alerts to Amazon Security Lake as OCSF Parquet."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="config file (default: $WAZUH_OCSF_CONFIG, else <wazuh home>/etc/wazuh-ocsf.conf)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit status. Errors become one ``ERROR:`` line on stderr."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"ERROR: configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except SpoolBusyError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except WazuhOcsfError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("ERROR: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

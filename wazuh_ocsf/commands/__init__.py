@@ -1,0 +1,10 @@
+"""The ``wazuh-ocsf`` subcommands, one module each.
+
+Each module has ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+:data:`COMMANDS` is the registry the CLI builds its parser from; a test fails when a module
+in this package is missing from it.
+"""
+
+COMMANDS = {
+    "map": "wazuh_ocsf.commands.map",
+}

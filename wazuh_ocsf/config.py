@@ -1,0 +1,333 @@
+"""Settings: one ``KEY=VALUE`` file, overridden by environment variables, validated once.
+
+The file is ``<wazuh home>/etc/wazuh-ocsf.conf`` (or the file named by ``WAZUH_OCSF_CONFIG``).
+Its keys are the environment variables' names, so the same file serves as a systemd
+``EnvironmentFile=``. Precedence, highest first: the environment, then the file, then the
+default; within each, the ``WAZUH_OCSF_*`` name wins over the seed guide's name
+(``AWS_BUCKET``, ``SOURCE_LOCATION``, ``ACCOUNT_ID``, ``REGION``, ``ROLE_ARN``,
+``EXTERNAL_ID``, ``OCSF_CLASS``).
+
+The hook imports this module on every alert: standard library only, and cheap parts of it
+(no dataclasses, typing, logging or re at run time).
+"""
+
+from __future__ import annotations
+
+import os
+
+from wazuh_ocsf.errors import ConfigError
+
+DEFAULT_WAZUH_HOME = "/var/ossec"
+CONFIG_RELPATH = "etc/wazuh-ocsf.conf"
+CONFIG_ENV = "WAZUH_OCSF_CONFIG"
+PREFIX = "WAZUH_OCSF_"
+
+SECURITY_FINDING = 2001
+DETECTION_FINDING = 2004
+CLASS_NAMES = {SECURITY_FINDING: "security_finding", DETECTION_FINDING: "detection_finding"}
+_CLASS_WORDS = {
+    "security_finding": SECURITY_FINDING,
+    "security-finding": SECURITY_FINDING,
+    "2001": SECURITY_FINDING,
+    "detection_finding": DETECTION_FINDING,
+    "detection-finding": DETECTION_FINDING,
+    "2004": DETECTION_FINDING,
+}
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+_TIME_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_class(value: str) -> int:
+    """``security_finding`` / ``SECURITY_FINDING`` / ``security-finding`` / ``2001`` → 2001 (likewise 2004)."""
+    try:
+        return _CLASS_WORDS[str(value).strip().lower()]
+    except KeyError:
+        raise ValueError("expected security_finding (2001) or detection_finding (2004)") from None
+
+
+def class_name(class_uid: int) -> str:
+    """2001 → ``security_finding``, 2004 → ``detection_finding``."""
+    return CLASS_NAMES[class_uid]
+
+
+def _parse_size(value: str) -> int:
+    text = value.strip().lower().rstrip("b").replace("i", "")
+    unit = text[-1:] if text[-1:] in _SIZE_UNITS and not text[-1:].isdigit() else ""
+    number = text[: len(text) - len(unit)].strip()
+    try:
+        size = int(float(number) * _SIZE_UNITS[unit])
+    except ValueError:
+        raise ValueError("expected a size in bytes, e.g. 33554432, 32M or 2G") from None
+    if size <= 0:
+        raise ValueError("expected a size greater than zero")
+    return size
+
+
+def _parse_seconds(value: str) -> float:
+    text = value.strip().lower()
+    unit = text[-1:] if text[-1:] in _TIME_UNITS and not text[-1:].isdigit() else ""
+    try:
+        seconds = float(text[: len(text) - len(unit)]) * _TIME_UNITS[unit]
+    except ValueError:
+        raise ValueError("expected a duration, e.g. 300, 300s, 5m or 1h") from None
+    if seconds < 0:
+        raise ValueError("expected a duration of zero or more")
+    return seconds
+
+
+def _parse_int(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _choice(*allowed: str):
+    def parse(value: str) -> str:
+        word = value.strip().lower()
+        if word not in allowed:
+            raise ValueError("expected one of " + ", ".join(allowed))
+        return word
+
+    return parse
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _account_id(value: str) -> str:
+    text = value.strip()
+    if text == "external" or text.startswith("external_") or (len(text) == 12 and text.isdigit()):
+        return text
+    raise ValueError("expected a 12-digit AWS account id, 'external' or 'external_<id>'")
+
+
+def _source_name(value: str) -> str:
+    text = value.strip()
+    # Security Lake's CreateCustomLogSource limits sourceName to 20 characters.
+    if not 1 <= len(text) <= 20:
+        raise ValueError("expected a custom source name of 1 to 20 characters (Security Lake's limit)")
+    return text
+
+
+class Setting:
+    """One setting: its attribute name, default, parser, seed-guide alias and whether it is secret."""
+
+    __slots__ = ("alias", "attr", "default", "env", "help", "parse", "secret")
+
+    def __init__(self, attr, default, parse, help, alias=None, secret=False):
+        self.attr = attr
+        self.env = PREFIX + attr.upper()
+        self.default = default
+        self.parse = parse
+        self.alias = alias
+        self.secret = secret
+        self.help = help
+
+
+# Defaults of None mean "not set"; "{home}" is replaced by the Wazuh home.
+SETTINGS = (
+    Setting("wazuh_home", DEFAULT_WAZUH_HOME, _text, "Wazuh home directory"),
+    Setting("spool_dir", "{home}/wazuh-ocsf/spool", _text, "spool directory"),
+    Setting("node_name", None, _text, "this manager node's name in segment and object names (default: host name)"),
+    Setting(
+        "ocsf_class",
+        "security_finding",
+        parse_class,
+        "OCSF class: security_finding or detection_finding",
+        alias="OCSF_CLASS",
+    ),
+    Setting("product_version", None, _text, "Wazuh version in metadata.product.version (default: VERSION.json)"),
+    Setting("attack_version", None, _text, "MITRE ATT&CK version in attacks[].version"),
+    Setting("segment_max_bytes", "32M", _parse_size, "rotate the active segment at this size"),
+    Setting("segment_max_age", "300", _parse_seconds, "rotate the active segment at this age (seconds)"),
+    Setting("spool_max_bytes", "2G", _parse_size, "size cap of the whole spool"),
+    Setting("spool_full_policy", "refuse", _choice("refuse", "drop-oldest"), "what to do at the cap"),
+    Setting("fsync", "rotate", _choice("append", "rotate", "never"), "when spool data is forced to disk"),
+    Setting("lock_timeout", "0.5", _parse_seconds, "how long the hook waits for the spool lock (seconds)"),
+    Setting("security_finding_source", None, _source_name, "Security Lake custom source for class 2001"),
+    Setting("detection_finding_source", None, _source_name, "Security Lake custom source for class 2004"),
+    Setting(
+        "security_finding_location", None, _text, "exact provider.location for class 2001 (overrides ext/<source>/)"
+    ),
+    Setting(
+        "detection_finding_location", None, _text, "exact provider.location for class 2004 (overrides ext/<source>/)"
+    ),
+    Setting(
+        "source_location",
+        None,
+        _source_name,
+        "custom source of the configured OCSF class (seed guide name)",
+        alias="SOURCE_LOCATION",
+    ),
+    Setting("bucket", None, _text, "Security Lake S3 bucket", alias="AWS_BUCKET"),
+    Setting("region", None, _text, "AWS region of the lake", alias="REGION"),
+    Setting("account_id", None, _account_id, "account id in the partition path", alias="ACCOUNT_ID"),
+    Setting("role_arn", None, _text, "provider role to assume", alias="ROLE_ARN"),
+    Setting("external_id", None, _text, "external id for AssumeRole", alias="EXTERNAL_ID", secret=True),
+    Setting("s3_endpoint_url", None, _text, "endpoint of an S3-compatible store"),
+    Setting("sse", "none", _choice("none", "aes256", "aws:kms"), "server-side encryption header to send"),
+    Setting("sse_kms_key_id", None, _text, "KMS key id for sse=aws:kms"),
+    Setting("output_dir", None, _text, "local sink: write the partition tree here"),
+    Setting("object_max_bytes", "256M", _parse_size, "split Parquet objects at about this size"),
+    Setting("compression", "zstd", _choice("zstd", "snappy", "gzip", "none"), "Parquet compression"),
+    Setting("archive_dir", None, _text, "keep delivered segments here instead of deleting them"),
+    Setting("archive_retention", "7d", _parse_seconds, "how long archived segments are kept"),
+)
+SETTINGS_BY_ATTR = {s.attr: s for s in SETTINGS}
+
+
+class Settings:
+    """All settings, parsed and validated. Build with :func:`load_settings`."""
+
+    def __init__(self, values: dict, sources: dict) -> None:
+        self.__dict__.update(values)
+        self._sources = sources
+
+    def source_of(self, attr: str) -> str:
+        """Where a setting's value came from: ``env:NAME``, ``file:PATH`` or ``default``."""
+        return self._sources[attr]
+
+    def destination_source(self, class_uid: int) -> str | None:
+        """The Security Lake custom source name configured for an OCSF class, if any."""
+        name = self.__dict__[class_name(class_uid) + "_source"]
+        if name is None and class_uid == self.ocsf_class:
+            name = self.source_location
+        return name
+
+    def destination_prefix(self, class_uid: int) -> str | None:
+        """The key prefix for a class: its exact provider location, else ``ext/<source>/``."""
+        location = self.__dict__[class_name(class_uid) + "_location"]
+        if location:
+            if location.startswith("s3://"):
+                location = location[5:].split("/", 1)[1] if "/" in location[5:] else ""
+            return location.strip("/") + "/"
+        source = self.destination_source(class_uid)
+        return f"ext/{source}/" if source else None
+
+    def has_destination(self, class_uid: int) -> bool:
+        """Whether events of this class have somewhere to go."""
+        return self.destination_prefix(class_uid) is not None
+
+    def masked(self) -> dict:
+        """Every setting's value as text, secrets masked, for status output."""
+        out = {}
+        for setting in SETTINGS:
+            value = self.__dict__[setting.attr]
+            if value is not None and setting.secret:
+                value = "****"
+            out[setting.env] = value
+        return out
+
+
+def read_config_file(path: str) -> dict:
+    """Parse a ``KEY=VALUE`` file: ``#`` comments, blank lines, optional ``export``, quotes.
+
+    Raises ConfigError naming the file and line for anything else.
+    """
+    values = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        return values
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read the config file: {exc}") from None
+    for number, raw in enumerate(lines, 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[7:].lstrip()
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not key or not key.replace("_", "").isalnum():
+            raise ConfigError(f"{path}:{number}", "expected KEY=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key] = value
+    return values
+
+
+def default_config_path(wazuh_home: str) -> str:
+    """``<wazuh home>/etc/wazuh-ocsf.conf``."""
+    return os.path.join(wazuh_home, CONFIG_RELPATH)
+
+
+def _lookup(setting: Setting, env: dict, file_values: dict, path: str):
+    for name, origin, table in (
+        (setting.env, "env", env),
+        (setting.alias, "env", env),
+        (setting.env, "file", file_values),
+        (setting.alias, "file", file_values),
+    ):
+        if name and name in table and table[name] != "":
+            where = f"env:{name}" if origin == "env" else f"file:{path}"
+            return table[name], where
+    return setting.default, "default"
+
+
+def _wazuh_version(home: str) -> str | None:
+    import json  # the hook has json loaded already; the CLI pays this once
+
+    try:
+        with open(os.path.join(home, "VERSION.json"), encoding="utf-8") as handle:
+            version = json.load(handle).get("version")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return str(version).lstrip("v") if version else None
+
+
+def load_settings(
+    *,
+    wazuh_home: str | None = None,
+    path: str | None = None,
+    environ: dict | None = None,
+    overrides: dict | None = None,
+) -> Settings:
+    """Read, merge and validate every setting.
+
+    ``wazuh_home`` is where the caller believes Wazuh lives (the hook derives it from its own
+    location); ``WAZUH_OCSF_WAZUH_HOME`` overrides it. ``path`` names the config file
+    (default: ``WAZUH_OCSF_CONFIG``, else ``<home>/etc/wazuh-ocsf.conf``; a missing file means
+    all defaults). ``overrides`` (attr → text) wins over everything, e.g. ``<options>``.
+    Raises ConfigError naming the first bad setting.
+    """
+    env = os.environ if environ is None else environ
+    home = env.get(SETTINGS_BY_ATTR["wazuh_home"].env) or wazuh_home or DEFAULT_WAZUH_HOME
+    path = path or env.get(CONFIG_ENV) or default_config_path(home)
+    file_values = read_config_file(path)
+    if not wazuh_home and not env.get(SETTINGS_BY_ATTR["wazuh_home"].env):
+        home = file_values.get(SETTINGS_BY_ATTR["wazuh_home"].env) or home
+    overrides = overrides or {}
+    values, sources = {}, {}
+    for setting in SETTINGS:
+        if setting.attr == "wazuh_home":
+            values["wazuh_home"], sources["wazuh_home"] = home, "default"
+            continue
+        if setting.attr in overrides:
+            raw, where = overrides[setting.attr], "override"
+        else:
+            raw, where = _lookup(setting, env, file_values, path)
+        if raw is None:
+            values[setting.attr] = None
+        else:
+            if isinstance(raw, str):
+                raw = raw.replace("{home}", home)
+            try:
+                values[setting.attr] = setting.parse(str(raw))
+            except ValueError as exc:
+                name = setting.env if where in ("default", "override") or not where.startswith("env:") else where[4:]
+                raise ConfigError(name, f"{exc} (got {raw!r} from {where})") from None
+        sources[setting.attr] = where
+    if values["node_name"] is None:
+        values["node_name"] = os.uname().nodename or "wazuh-manager"
+    if values["product_version"] is None:
+        values["product_version"] = _wazuh_version(home)
+    if values["sse"] == "aws:kms" and not values["sse_kms_key_id"]:
+        raise ConfigError(SETTINGS_BY_ATTR["sse_kms_key_id"].env, "required when WAZUH_OCSF_SSE=aws:kms")
+    values["config_path"] = path
+    return Settings(values, sources)

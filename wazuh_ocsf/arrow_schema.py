@@ -1,0 +1,330 @@
+"""THE Parquet schema of wazuh-ocsf: one explicit Arrow schema per OCSF class.
+
+Everything that writes Parquet takes its schema from :func:`schema_for`, so every file of a
+class has the same columns and types, whatever its events hold (Glue and Athena read them
+all with one table definition). The schema covers every attribute the mappers in
+:mod:`wazuh_ocsf.mapping` can emit, and nothing else. OCSF types become:
+
+* ``integer_t`` → int32; ``long_t`` and ``timestamp_t`` → int64 (epoch milliseconds, as
+  Security Lake's own sources store ``time``); ``string_t`` and its subtypes → string;
+  ``boolean_t`` → bool;
+* objects → structs, arrays → lists, ``unmapped`` → ``map<string, string>``;
+* ``json_t`` → string holding JSON (the mappers emit no ``json_t`` attribute today).
+
+Each field carries its OCSF attribute type in the field metadata (``ocsf_type``). A test
+proves that every event of the test corpus survives ``events_to_table`` → Parquet → Python
+unchanged, for both classes.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+SECURITY_FINDING = 2001
+DETECTION_FINDING = 2004
+OCSF_VERSION = "1.1.0"
+UNMAPPED = "unmapped"
+
+_TYPES = {
+    "integer_t": pa.int32(),
+    "long_t": pa.int64(),
+    "timestamp_t": pa.int64(),
+    "string_t": pa.string(),
+    "ip_t": pa.string(),
+    "file_path_t": pa.string(),
+    "file_name_t": pa.string(),
+    "port_t": pa.int32(),
+    "boolean_t": pa.bool_(),
+}
+
+
+def _f(name: str, ocsf_type: str) -> pa.Field:
+    """A scalar column of OCSF type ``ocsf_type``."""
+    return pa.field(name, _TYPES[ocsf_type], metadata={"ocsf_type": ocsf_type})
+
+
+def _obj(name: str, ocsf_object: str, *fields: pa.Field) -> pa.Field:
+    """An OCSF object attribute → struct."""
+    return pa.field(name, pa.struct(list(fields)), metadata={"ocsf_type": f"object:{ocsf_object}"})
+
+
+def _list_of(name: str, item: pa.Field) -> pa.Field:
+    """An OCSF array attribute → list of the item's type."""
+    item_type = item.metadata[b"ocsf_type"].decode()
+    return pa.field(name, pa.list_(item.with_name("element")), metadata={"ocsf_type": f"{item_type}[]"})
+
+
+def _strings(name: str) -> pa.Field:
+    return _list_of(name, _f("element", "string_t"))
+
+
+def _classification(class_uid: int) -> list:
+    return [
+        _f("activity_id", "integer_t"),
+        _f("activity_name", "string_t"),
+        _f("category_uid", "integer_t"),
+        _f("category_name", "string_t"),
+        _f("class_uid", "integer_t"),
+        _f("class_name", "string_t"),
+        _f("type_uid", "long_t"),
+        _f("type_name", "string_t"),
+        _f("severity_id", "integer_t"),
+        _f("severity", "string_t"),
+        _f("time", "timestamp_t"),
+        _f("timezone_offset", "integer_t"),
+        _f("message", "string_t"),
+        _f("count", "integer_t"),
+        _f("risk_score", "integer_t"),
+        _f("raw_data", "string_t"),
+    ]
+
+
+def _metadata() -> pa.Field:
+    return _obj(
+        "metadata",
+        "metadata",
+        _f("version", "string_t"),
+        _obj(
+            "product",
+            "product",
+            _f("name", "string_t"),
+            _f("vendor_name", "string_t"),
+            _f("lang", "string_t"),
+            _f("version", "string_t"),
+        ),
+        _f("log_name", "string_t"),
+        _f("log_provider", "string_t"),
+        _f("original_time", "string_t"),
+        _f("uid", "string_t"),
+        _strings("profiles"),
+    )
+
+
+def _analytic() -> pa.Field:
+    return _obj(
+        "analytic",
+        "analytic",
+        _f("type_id", "integer_t"),
+        _f("type", "string_t"),
+        _f("uid", "string_t"),
+        _f("name", "string_t"),
+        _f("category", "string_t"),
+    )
+
+
+def _attacks() -> pa.Field:
+    def entity(name: str, ocsf_object: str) -> pa.Field:
+        return _obj(name, ocsf_object, _f("uid", "string_t"), _f("name", "string_t"))
+
+    return _list_of(
+        "attacks",
+        _obj(
+            "element",
+            "attack",
+            entity("technique", "technique"),
+            entity("sub_technique", "sub_technique"),
+            entity("tactic", "tactic"),
+            _f("version", "string_t"),
+        ),
+    )
+
+
+def _resources() -> pa.Field:
+    return _list_of(
+        "resources",
+        _obj("element", "resource_details", _f("uid", "string_t"), _f("name", "string_t"), _f("type", "string_t")),
+    )
+
+
+def _observables() -> pa.Field:
+    return _list_of(
+        "observables",
+        _obj(
+            "element",
+            "observable",
+            _f("name", "string_t"),
+            _f("type_id", "integer_t"),
+            _f("type", "string_t"),
+            _f("value", "string_t"),
+        ),
+    )
+
+
+def _unmapped() -> pa.Field:
+    return pa.field(UNMAPPED, pa.map_(pa.string(), pa.string()), metadata={"ocsf_type": "object:object"})
+
+
+def _file(name: str = "file") -> pa.Field:
+    return _obj(
+        name,
+        "file",
+        _f("name", "file_name_t"),
+        _f("path", "file_path_t"),
+        _f("type_id", "integer_t"),
+        _f("type", "string_t"),
+        _list_of(
+            "hashes",
+            _obj(
+                "element",
+                "fingerprint",
+                _f("algorithm_id", "integer_t"),
+                _f("algorithm", "string_t"),
+                _f("value", "string_t"),
+            ),
+        ),
+    )
+
+
+def _endpoint(name: str) -> pa.Field:
+    return _obj(name, "network_endpoint", _f("ip", "ip_t"), _f("port", "port_t"))
+
+
+def _evidences() -> pa.Field:
+    return _list_of(
+        "evidences",
+        _obj(
+            "element",
+            "evidences",
+            _endpoint("src_endpoint"),
+            _endpoint("dst_endpoint"),
+            _obj("actor", "actor", _obj("user", "user", _f("name", "string_t"))),
+            _file(),
+            _obj(
+                "process",
+                "process",
+                _f("name", "string_t"),
+                _f("pid", "integer_t"),
+                _f("cmd_line", "string_t"),
+                _file(),
+            ),
+        ),
+    )
+
+
+def _security_finding() -> list:
+    return [
+        *_classification(SECURITY_FINDING),
+        _metadata(),
+        _f("state_id", "integer_t"),
+        _f("state", "string_t"),
+        _obj("finding", "finding", _f("uid", "string_t"), _f("title", "string_t"), _strings("types")),
+        _analytic(),
+        _attacks(),
+        _strings("nist"),
+        _obj("compliance", "compliance", _strings("standards"), _strings("requirements")),
+        _strings("data_sources"),
+        _resources(),
+        _observables(),
+        _unmapped(),
+    ]
+
+
+def _detection_finding() -> list:
+    return [
+        *_classification(DETECTION_FINDING),
+        _metadata(),
+        _f("status_id", "integer_t"),
+        _f("status", "string_t"),
+        _obj(
+            "finding_info",
+            "finding_info",
+            _f("uid", "string_t"),
+            _f("title", "string_t"),
+            _strings("types"),
+            _analytic(),
+            _attacks(),
+            _strings("data_sources"),
+        ),
+        _obj(
+            "device",
+            "device",
+            _f("uid", "string_t"),
+            _f("name", "string_t"),
+            _f("ip", "ip_t"),
+            _f("type_id", "integer_t"),
+            _f("type", "string_t"),
+        ),
+        _resources(),
+        _evidences(),
+        _observables(),
+        _unmapped(),
+    ]
+
+
+_BUILDERS = {SECURITY_FINDING: _security_finding, DETECTION_FINDING: _detection_finding}
+_CLASS_NAMES = {SECURITY_FINDING: "security_finding", DETECTION_FINDING: "detection_finding"}
+_CACHE: dict = {}
+
+
+def _check(class_uid: int) -> None:
+    if class_uid not in _BUILDERS:
+        raise ValueError(f"no Arrow schema for OCSF class_uid {class_uid!r}: expected 2001 or 2004")
+
+
+def schema_for(class_uid: int) -> pa.Schema:
+    """The Arrow schema of OCSF 1.1.0 class ``class_uid`` (2001 or 2004) as wazuh-ocsf writes it."""
+    key = ("event", class_uid)
+    if key not in _CACHE:
+        _check(class_uid)
+        metadata = {
+            "ocsf_version": OCSF_VERSION,
+            "ocsf_class_uid": str(class_uid),
+            "ocsf_class": _CLASS_NAMES[class_uid],
+        }
+        _CACHE[key] = pa.schema(_BUILDERS[class_uid](), metadata=metadata)
+    return _CACHE[key]
+
+
+UNMAPPED_SPOOL_TYPE = pa.list_(pa.struct([pa.field("key", pa.string()), pa.field("value", pa.string())]))
+
+
+def spool_read_schema(class_uid: int) -> pa.Schema:
+    """:func:`schema_for` with ``unmapped`` as ``list<struct<key, value>>``, as spool lines store it.
+
+    For ``pyarrow.json.read_json(..., parse_options=ParseOptions(explicit_schema=...))``;
+    :func:`from_spool_table` then turns the result into a :func:`schema_for` table.
+    """
+    key = ("spool", class_uid)
+    if key not in _CACHE:
+        schema = schema_for(class_uid)
+        index = schema.get_field_index(UNMAPPED)
+        field = schema.field(index)
+        _CACHE[key] = schema.set(index, pa.field(UNMAPPED, UNMAPPED_SPOOL_TYPE, metadata=field.metadata))
+    return _CACHE[key]
+
+
+def _unmapped_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    map_type = pa.map_(pa.string(), pa.string())
+    chunks = []
+    for chunk in column.chunks:
+        pairs = chunk.values  # struct<key, value>, all rows' pairs in a row
+        mask = chunk.is_null() if chunk.null_count else None
+        chunks.append(
+            pa.MapArray.from_arrays(chunk.offsets, pairs.field("key"), pairs.field("value"), type=map_type, mask=mask)
+        )
+    return pa.chunked_array(chunks, type=map_type)
+
+
+def from_spool_table(table: pa.Table, class_uid: int) -> pa.Table:
+    """A table read with :func:`spool_read_schema` → the same rows in :func:`schema_for`'s schema.
+
+    Only the ``unmapped`` column changes (its list of pairs becomes a map, with no Python
+    loop per row); every other column is passed through as it is.
+    """
+    schema = schema_for(class_uid)
+    index = table.schema.get_field_index(UNMAPPED)
+    if index < 0:
+        raise ValueError("table has no unmapped column: was it read with spool_read_schema()?")
+    table = table.set_column(index, schema.field(UNMAPPED), _unmapped_to_map(table.column(index)))
+    return table.cast(schema)
+
+
+def events_to_table(events: list, class_uid: int) -> pa.Table:
+    """OCSF event dicts (``unmapped`` as a dict) → a table of :func:`schema_for` ``class_uid``.
+
+    The pure-Python path: used by tests and as the slow fallback. Every event must belong to
+    ``class_uid``. Raises ``pyarrow.ArrowInvalid``/``ArrowTypeError`` when an event does not
+    fit the schema; attributes the schema lacks are dropped by pyarrow, which the round-trip
+    tests exist to catch.
+    """
+    return pa.Table.from_pylist(events, schema=schema_for(class_uid))

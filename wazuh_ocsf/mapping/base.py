@@ -1,0 +1,219 @@
+"""What every class mapper shares: the alert's checks, ``finding_uid`` and the common fields.
+
+:func:`parse_alert` does the only checks that can reject an alert (an object, a ``rule``
+object, a parseable ``timestamp``). :func:`base_event` builds the attributes both classes
+have, in one place, and records in ``used`` the alert paths they hold exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+from wazuh_ocsf.errors import AlertError
+from wazuh_ocsf.mapping import common
+from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
+from wazuh_ocsf.mapping.timestamps import parse_timestamp
+
+MANAGER_AGENT_ID = "000"
+
+
+def parse_alert(alert: object) -> tuple:
+    """``alert`` → ``(rule, epoch_ms, offset_minutes)``, or AlertError naming what is wrong."""
+    if type(alert) is not dict:
+        if isinstance(alert, dict):
+            raise AlertError(f"alert is a {type(alert).__name__}, expected a plain dict from json.loads")
+        raise AlertError(f"alert is not a JSON object (got {type(alert).__name__})")
+    rule = alert.get("rule")
+    if type(rule) is not dict:
+        if rule is None:
+            raise AlertError("alert has no rule object")
+        raise AlertError(f"alert's rule is not an object (got {type(rule).__name__})")
+    if "timestamp" not in alert:
+        raise AlertError("alert has no timestamp")
+    epoch_ms, offset = parse_timestamp(alert["timestamp"])
+    return rule, epoch_ms, offset
+
+
+def _node(alert: dict) -> str:
+    cluster = alert.get("cluster")
+    if type(cluster) is dict:
+        node = as_text(cluster.get("node"))
+        if node:
+            return node
+    manager = alert.get("manager")
+    if type(manager) is dict:
+        node = as_text(manager.get("name"))
+        if node:
+            return node
+    return ""
+
+
+def _alert_id(alert: dict) -> str:
+    alert_id = as_text(alert.get("id"))
+    if alert_id:
+        return alert_id
+    # No usable id: a checksum of the canonical JSON (keys sorted, compact) is the same for
+    # the same alert whichever path read it, and cheap. crc32, not a cryptographic hash: it
+    # only has to tell apart alerts of one node within one millisecond.
+    try:
+        canonical = json.dumps(alert, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError, RecursionError):
+        canonical = repr(alert)
+    return f"crc32-{zlib.crc32(canonical.encode('utf-8', 'surrogatepass')):08x}"
+
+
+def make_finding_uid(alert: dict, epoch_ms: int) -> str:
+    """``<node>:<id>:<epoch_ms>`` (see :func:`finding_uid`)."""
+    return cut(f"{_node(alert)}:{_alert_id(alert)}:{epoch_ms}")
+
+
+def finding_uid(alert: dict) -> str:
+    """The finding's unique ID: ``<node>:<id>:<epoch ms>``.
+
+    ``node`` is ``cluster.node``, else ``manager.name``, else empty: each cluster node fires
+    its own alerts, and their ``id`` (``<epoch>.<offset in alerts.json>``) restarts with each
+    log rotation, so only node + id + time is unique. ``time`` is the timestamp normalised to
+    UTC epoch milliseconds, so ``+0000`` and ``Z`` spellings of one instant agree. Without a
+    usable ``id`` it is ``crc32-<8 hex digits>`` of the alert's canonical JSON. Nothing here
+    depends on how the alert was read (hook, backfill, follow). Raises AlertError for an
+    alert that cannot be mapped at all.
+    """
+    _rule, epoch_ms, _offset = parse_alert(alert)
+    return make_finding_uid(alert, epoch_ms)
+
+
+def base_event(
+    alert: dict,
+    rule: dict,
+    epoch_ms: int,
+    offset: int | None,
+    class_uid: int,
+    class_name: str,
+    product_version: str | None,
+    used: set,
+) -> dict:
+    """The attributes both classes have, classification first (dict order is output order)."""
+    used.add("timestamp")
+    level_value = rule.get("level")
+    level = as_int(level_value)  # risk_score is an integer_t: int32
+    if type(level_value) is int:
+        severity_id, severity_name = severity(level_value)
+        if level is not None:
+            used.add("rule.level")
+    else:
+        severity_id, severity_name = severity(as_int(level_value, common.INT64_MIN, common.INT64_MAX))
+    event = {
+        "activity_id": common.ACTIVITY_ID,
+        "activity_name": common.ACTIVITY_NAME,
+        "category_uid": common.CATEGORY_UID,
+        "category_name": common.CATEGORY_NAME,
+        "class_uid": class_uid,
+        "class_name": class_name,
+        "type_uid": class_uid * 100 + common.ACTIVITY_ID,
+        "type_name": f"{class_name}: {common.ACTIVITY_NAME}",
+        "severity_id": severity_id,
+        "severity": severity_name,
+        "time": epoch_ms,
+    }
+    if offset is not None:
+        event["timezone_offset"] = offset
+    description = as_text(rule.get("description"))
+    if description is not None:
+        event["message"] = description
+        if type(rule.get("description")) is str:
+            used.add("rule.description")
+    firedtimes = rule.get("firedtimes")
+    count = as_int(firedtimes)
+    if count is not None:
+        event["count"] = count
+        if type(firedtimes) is int:
+            used.add("rule.firedtimes")
+    if level is not None:
+        event["risk_score"] = level
+    full_log = alert.get("full_log")
+    if type(full_log) is str and full_log:
+        event["raw_data"] = full_log if len(full_log) <= common.MAX_STRING else cut(full_log)
+        used.add("full_log")
+    metadata = {
+        "version": common.OCSF_VERSION,
+        "product": {"name": common.PRODUCT_NAME, "vendor_name": common.VENDOR_NAME, "lang": common.PRODUCT_LANG},
+        "log_name": common.LOG_NAME,
+        "log_provider": common.LOG_PROVIDER,
+        "original_time": cut(alert["timestamp"]),
+    }
+    if product_version:
+        metadata["product"]["version"] = cut(product_version)
+    alert_id = alert.get("id")
+    uid = as_text(alert_id)
+    if uid is not None:
+        metadata["uid"] = uid
+        if type(alert_id) is str:
+            used.add("id")
+    event["metadata"] = metadata
+    return event
+
+
+def finding_parts(alert: dict, rule: dict, epoch_ms: int, used: set) -> tuple:
+    """``(uid, title, types, analytic)`` of the finding: the same for both classes."""
+    uid = make_finding_uid(alert, epoch_ms)
+    rule_id_value = rule.get("id")
+    rule_id = as_text(rule_id_value)
+    if rule_id is not None and type(rule_id_value) is str:
+        used.add("rule.id")
+    description = as_text(rule.get("description"))
+    # finding.title is required; say what there is rather than leave the finding invalid.
+    title = description or (f"Wazuh rule {rule_id}" if rule_id else "Wazuh alert")
+    types = text_list(rule.get("groups"))
+    if types is not None:
+        used.add("rule.groups")
+    analytic = {"type_id": 1, "type": "Rule"}
+    if rule_id is not None:
+        analytic["uid"] = rule_id
+    if description is not None:
+        analytic["name"] = description
+    if types is not None:
+        analytic["category"] = cut(", ".join(types))
+    if "uid" not in analytic and "name" not in analytic:
+        analytic = None  # analytic needs a name or a uid
+    return uid, title, types, analytic
+
+
+def data_sources(alert: dict, used: set) -> list | None:
+    """``location``, ``manager.name`` and ``decoder.name``, each as ``<alert path>:<value>``."""
+    sources = []
+    location = alert.get("location")
+    if type(location) is str and location:
+        sources.append(cut("location:" + location))
+        used.add("location")
+    for parent in ("manager", "decoder"):
+        obj = alert.get(parent)
+        if type(obj) is dict:
+            name = obj.get("name")
+            if type(name) is str and name:
+                sources.append(cut(f"{parent}.name:{name}"))
+                used.add(parent + ".name")
+    return sources or None
+
+
+def agent_resource(agent: object, used: set) -> dict | None:
+    """``agent`` → a ``resource_details`` (uid = agent.id, name = agent.name), or None."""
+    if type(agent) is not dict:
+        return None
+    resource = {}
+    agent_id = agent.get("id")
+    uid = as_text(agent_id)
+    if uid is not None:
+        resource["uid"] = uid
+        if type(agent_id) is str:
+            used.add("agent.id")
+    name_value = agent.get("name")
+    name = as_text(name_value)
+    if name is not None:
+        resource["name"] = name
+        if type(name_value) is str:
+            used.add("agent.name")
+    if not resource:
+        return None
+    resource["type"] = "Wazuh manager (agent 000)" if uid == MANAGER_AGENT_ID else "Wazuh agent"
+    return resource

@@ -1,0 +1,42 @@
+"""Wazuh rule compliance tags → OCSF ``compliance`` and ``nist`` (Security Finding only).
+
+Wazuh tags rules with requirement IDs per standard (``rule.pci_dss``, ``rule.gdpr``,
+``rule.hipaa``, ``rule.nist_800_53``, ``rule.tsc``, ``rule.gpg13``). OCSF 1.1.0's
+``compliance`` object has ``standards`` (names) and ``requirements`` (free text), so each
+requirement is written with its standard in front (``PCI DSS 10.2.4``) to stay unambiguous
+in one flat list. ``nist`` gets ``rule.nist_800_53`` as is. Detection Finding 1.1.0 has
+neither attribute; there these tags stay in ``unmapped``.
+"""
+
+from __future__ import annotations
+
+from wazuh_ocsf.mapping.common import cut, text_list
+
+# (rule key, standard's name), in output order.
+STANDARDS = (
+    ("pci_dss", "PCI DSS"),
+    ("gdpr", "GDPR"),
+    ("hipaa", "HIPAA"),
+    ("nist_800_53", "NIST SP 800-53"),
+    ("tsc", "TSC"),
+    ("gpg13", "GPG13"),
+)
+
+
+def map_compliance(rule: dict, used: set) -> tuple:
+    """``rule`` → ``(compliance, nist)``, each None when the rule has no such tags."""
+    standards = []
+    requirements = []
+    nist = None
+    for key, standard in STANDARDS:
+        tags = text_list(rule.get(key))
+        if tags is None:
+            continue
+        used.add("rule." + key)
+        standards.append(standard)
+        requirements.extend(cut(f"{standard} {tag}") for tag in tags)
+        if key == "nist_800_53":
+            nist = tags
+    if not standards:
+        return None, nist
+    return {"standards": standards, "requirements": requirements}, nist

@@ -1,0 +1,147 @@
+"""Detection Finding ``evidences``: the endpoints, user, file and process an alert names.
+
+One evidence object per alert, holding whatever is there:
+
+* ``src_endpoint`` / ``dst_endpoint``: ``data.srcip``/``data.srcport`` and ``data.dstip``/
+  ``data.dstport`` (IPs must parse, ports must be 0–65535);
+* ``actor.user.name``: ``data.srcuser`` (who acted), else ``data.dstuser`` (the account used,
+  as in sshd's "Accepted password for <dstuser>");
+* ``file``: ``syscheck.path`` (not for registry keys) with its ``*_after`` hashes (``*_before``
+  when there is no ``*_after``), else ``data.virustotal.source.file`` with its hashes, else
+  ``data.audit.file.name``;
+* ``process``: ``data.audit`` (``command``, ``exe``, ``pid``) or Windows
+  ``data.win.eventdata`` (``image``, ``processId`` decimal or ``0x`` hex, ``commandLine``).
+
+Evidences copy values into typed attributes; the alert fields stay in ``unmapped`` as well
+(Detection Finding has no other home for most of ``data.*``).
+"""
+
+from __future__ import annotations
+
+from wazuh_ocsf.mapping.common import INT32_MAX, as_int, basename, cut
+from wazuh_ocsf.mapping.observables import is_ip
+
+# OCSF fingerprint.algorithm_id, and the hex length each algorithm's digest has.
+_HASHES = (("md5", 1, "MD5", 32), ("sha1", 2, "SHA-1", 40), ("sha256", 3, "SHA-256", 64))
+_HEX = frozenset("0123456789abcdefABCDEF")
+_REGULAR_FILE = 1
+
+
+def _text(obj: object, key: str) -> str | None:
+    if type(obj) is not dict:
+        return None
+    value = obj.get(key)
+    return value if type(value) is str and value else None
+
+
+def _endpoint(data: dict, ip_key: str, port_key: str) -> dict | None:
+    endpoint = {}
+    ip = _text(data, ip_key)
+    if ip is not None and is_ip(ip):
+        endpoint["ip"] = ip
+    port = as_int(data.get(port_key), 0, 65535)
+    if port is not None:
+        endpoint["port"] = port
+    return endpoint or None
+
+
+def _hashes(source: dict, suffixes: tuple) -> list | None:
+    hashes = []
+    for key, algorithm_id, algorithm, length in _HASHES:
+        for suffix in suffixes:
+            value = _text(source, key + suffix)
+            if value is not None and len(value) == length and _HEX.issuperset(value):
+                hashes.append({"algorithm_id": algorithm_id, "algorithm": algorithm, "value": value})
+                break
+    return hashes or None
+
+
+def _file(path: str, hashes: list | None) -> dict:
+    path = cut(path)
+    file = {"name": basename(path) or path, "path": path, "type_id": _REGULAR_FILE, "type": "Regular File"}
+    if hashes:
+        file["hashes"] = hashes
+    return file
+
+
+def _map_file(alert: dict, data: dict | None) -> dict | None:
+    syscheck = alert.get("syscheck")
+    path = _text(syscheck, "path")
+    if path is not None and not path.upper().startswith("HKEY_"):
+        return _file(path, _hashes(syscheck, ("_after", "_before")))
+    virustotal = data.get("virustotal") if data is not None else None
+    source = virustotal.get("source") if type(virustotal) is dict else None
+    path = _text(source, "file")
+    if path is not None:
+        return _file(path, _hashes(source, ("",)))
+    audit = data.get("audit") if data is not None else None
+    path = _text(audit.get("file") if type(audit) is dict else None, "name")
+    if path is not None:
+        return _file(path, None)
+    return None
+
+
+def _pid(value: object) -> int | None:
+    if type(value) is str and value[:2] in ("0x", "0X"):
+        try:
+            number = int(value[2:], 16)
+        except ValueError:
+            return None
+        return number if number <= INT32_MAX else None
+    return as_int(value, 0, INT32_MAX)
+
+
+def _process(name: str | None, exe: str | None, pid: object, cmd_line: str | None) -> dict | None:
+    process = {}
+    if name is None and exe is not None:
+        name = basename(exe)
+    if name:
+        process["name"] = cut(name)
+    pid = _pid(pid)
+    if pid is not None:
+        process["pid"] = pid
+    if cmd_line is not None:
+        process["cmd_line"] = cut(cmd_line)
+    if exe is not None:
+        process["file"] = _file(exe, None)
+    return process or None
+
+
+def _map_process(data: dict) -> dict | None:
+    audit = data.get("audit")
+    if type(audit) is dict:
+        process = _process(_text(audit, "command"), _text(audit, "exe"), audit.get("pid"), None)
+        if process is not None:
+            return process
+    win = data.get("win")
+    eventdata = win.get("eventdata") if type(win) is dict else None
+    if type(eventdata) is dict:
+        image = _text(eventdata, "image")
+        return _process(None, image, eventdata.get("processId"), _text(eventdata, "commandLine"))
+    return None
+
+
+def map_evidences(alert: dict) -> list | None:
+    """``[evidence]`` for a Detection Finding, or None when the alert names nothing of the kind."""
+    data = alert.get("data")
+    if type(data) is not dict:
+        data = None
+    evidence = {}
+    if data is not None:
+        src = _endpoint(data, "srcip", "srcport")
+        if src is not None:
+            evidence["src_endpoint"] = src
+        dst = _endpoint(data, "dstip", "dstport")
+        if dst is not None:
+            evidence["dst_endpoint"] = dst
+        user = _text(data, "srcuser") or _text(data, "dstuser")
+        if user is not None:
+            evidence["actor"] = {"user": {"name": cut(user)}}
+    file = _map_file(alert, data)
+    if file is not None:
+        evidence["file"] = file
+    if data is not None:
+        process = _map_process(data)
+        if process is not None:
+            evidence["process"] = process
+    return [evidence] if evidence else None

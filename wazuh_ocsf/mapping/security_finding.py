@@ -1,0 +1,55 @@
+"""Wazuh alert → OCSF 1.1.0 Security Finding (class 2001), the default class.
+
+Security Finding is what the public Wazuh → Security Lake guide registers. It is deprecated
+in OCSF 1.1.0 in favour of Detection Finding (2004), but Security Lake custom sources are
+registered per class, so it stays the default for compatibility.
+"""
+
+from __future__ import annotations
+
+from wazuh_ocsf.mapping.base import agent_resource, base_event, data_sources, finding_parts
+from wazuh_ocsf.mapping.compliance import map_compliance
+from wazuh_ocsf.mapping.mitre import map_attacks
+from wazuh_ocsf.mapping.observables import map_observables
+from wazuh_ocsf.mapping.unmapped import map_unmapped
+
+CLASS_UID = 2001
+CLASS_NAME = "Security Finding"
+STATE_NEW = (1, "New")
+
+
+def map_security_finding(
+    alert: dict, rule: dict, epoch_ms: int, offset: int | None, product_version: str | None, attack_version: str | None
+) -> dict:
+    """A checked alert (see ``base.parse_alert``) → Security Finding event."""
+    used = set()
+    event = base_event(alert, rule, epoch_ms, offset, CLASS_UID, CLASS_NAME, product_version, used)
+    event["state_id"], event["state"] = STATE_NEW
+    uid, title, types, analytic = finding_parts(alert, rule, epoch_ms, used)
+    finding = {"uid": uid, "title": title}
+    if types is not None:
+        finding["types"] = types
+    event["finding"] = finding
+    if analytic is not None:
+        event["analytic"] = analytic
+    attacks = map_attacks(rule.get("mitre"), attack_version, used)
+    if attacks:
+        event["attacks"] = attacks
+    compliance, nist = map_compliance(rule, used)
+    if nist is not None:
+        event["nist"] = nist
+    if compliance is not None:
+        event["compliance"] = compliance
+    sources = data_sources(alert, used)
+    if sources is not None:
+        event["data_sources"] = sources
+    resource = agent_resource(alert.get("agent"), used)
+    if resource is not None:
+        event["resources"] = [resource]
+    observables = map_observables(alert)
+    if observables is not None:
+        event["observables"] = observables
+    unmapped = map_unmapped(alert, used)
+    if unmapped is not None:
+        event["unmapped"] = unmapped
+    return event

@@ -1,0 +1,73 @@
+"""Wazuh alert timestamps → epoch milliseconds (UTC) and the offset in minutes.
+
+Plain arithmetic on purpose: ``datetime`` is not imported on the hook path, and
+``datetime.fromisoformat`` cannot parse ``+0000`` before Python 3.11. Accepted forms:
+``2024-04-22T14:20:46.976+0000`` (what Wazuh writes), ``+00:00``, ``Z``, any number of
+fraction digits or none, ``T`` or a space between date and time. A timestamp without any
+offset is taken as UTC and has no ``timezone_offset``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from wazuh_ocsf.errors import AlertError
+
+# [0-9], not \d: \d also matches other scripts' digits, which int() would then accept.
+_TIMESTAMP = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:[.,]([0-9]+))?"
+    r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?\Z"
+)
+_DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146097 + day_of_era - 719468
+
+
+def parse_timestamp(value: object) -> tuple:
+    """``timestamp`` → ``(epoch_ms, offset_minutes)``; ``offset_minutes`` is None without an offset.
+
+    Fractions beyond milliseconds are truncated, not rounded, so the same instant always
+    gives the same ``time``. Raises AlertError naming the value when it is not a timestamp.
+    """
+    if type(value) is not str:
+        raise AlertError(f"timestamp is not a string (got {type(value).__name__})")
+    match = _TIMESTAMP.match(value)
+    if match is None:
+        raise AlertError(f"timestamp {value[:64]!r} is not an ISO 8601 date and time like 2024-04-22T14:20:46.976+0000")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_hours, off_minutes = match.groups()
+    year, month, day = int(year), int(month), int(day)
+    hour, minute, second = int(hour), int(minute), int(second)
+    if (
+        not 1 <= month <= 12
+        or not 1 <= day <= _DAYS_IN_MONTH[month]
+        or (month == 2 and day == 29 and (year % 4 or (year % 100 == 0 and year % 400)))
+        or hour > 23
+        or minute > 59
+        or second > 60  # 60: a leap second, counted as the next second's first instant
+    ):
+        raise AlertError(f"timestamp {value[:64]!r} is not a valid date and time")
+    if sign is not None:
+        off_hours, off_minutes = int(off_hours), int(off_minutes)
+        if off_hours > 23 or off_minutes > 59:
+            raise AlertError(f"timestamp {value[:64]!r} has an invalid UTC offset")
+        offset = off_hours * 60 + off_minutes
+        if sign == "-":
+            offset = -offset
+    elif zulu is not None:
+        offset = 0
+    else:
+        offset = None
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    if offset:
+        seconds -= offset * 60
+    millis = int((fraction + "00")[:3]) if fraction else 0
+    return seconds * 1000 + millis, offset

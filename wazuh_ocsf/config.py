@@ -83,6 +83,21 @@ def _parse_int(value: str) -> int:
         raise ValueError("expected a whole number") from None
 
 
+def _parse_count(value: str) -> int:
+    number = _parse_int(value)
+    if number < 0:
+        raise ValueError("expected a whole number of zero or more")
+    return number
+
+
+def _part_size(value: str) -> int:
+    size = _parse_size(value)
+    # S3 refuses multipart parts under 5 MiB (all but the last).
+    if size < 5 * 1024**2:
+        raise ValueError("expected at least 5M (S3's smallest multipart part)")
+    return size
+
+
 def _choice(*allowed: str):
     def parse(value: str) -> str:
         word = value.strip().lower()
@@ -168,6 +183,9 @@ SETTINGS = (
     Setting("role_arn", None, _text, "provider role to assume", alias="ROLE_ARN"),
     Setting("external_id", None, _text, "external id for AssumeRole", alias="EXTERNAL_ID", secret=True),
     Setting("s3_endpoint_url", None, _text, "endpoint of an S3-compatible store"),
+    Setting("sts_endpoint_url", None, _text, "STS endpoint for AssumeRole (default: the region's)"),
+    Setting("s3_multipart_threshold", "64M", _part_size, "upload objects of this size or more in parts of this size"),
+    Setting("s3_retries", "2", _parse_count, "extra attempts per object after a transient S3 error"),
     Setting("sse", "none", _choice("none", "aes256", "aws:kms"), "server-side encryption header to send"),
     Setting("sse_kms_key_id", None, _text, "KMS key id for sse=aws:kms"),
     Setting("output_dir", None, _text, "local sink: write the partition tree here"),

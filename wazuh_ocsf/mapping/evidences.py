@@ -2,15 +2,19 @@
 
 One evidence object per alert, holding whatever is there:
 
-* ``src_endpoint`` / ``dst_endpoint``: ``data.srcip``/``data.srcport`` and ``data.dstip``/
-  ``data.dstport`` (IPs must parse, ports must be 0–65535);
+* ``src_endpoint`` / ``dst_endpoint``: ``data.srcip``/``data.srcport`` (else Windows
+  ``data.win.eventdata.ipAddress``/``ipPort``) and ``data.dstip``/``data.dstport``, only with
+  an IP that parses; ports must be 1–65535;
 * ``actor.user.name``: ``data.srcuser`` (who acted), else ``data.dstuser`` (the account used,
-  as in sshd's "Accepted password for <dstuser>");
+  as in sshd's "Accepted password for <dstuser>"), else Windows ``targetUserName`` (the
+  account a logon was for), else FIM who-data's ``syscheck.audit.user.name``;
 * ``file``: ``syscheck.path`` (not for registry keys) with its ``*_after`` hashes (``*_before``
   when there is no ``*_after``), else ``data.virustotal.source.file`` with its hashes, else
   ``data.audit.file.name``;
 * ``process``: ``data.audit`` (``command``, ``exe``, ``pid``) or Windows
-  ``data.win.eventdata`` (``image``, ``processId`` decimal or ``0x`` hex, ``commandLine``).
+  ``data.win.eventdata`` (``image``, ``processId`` decimal or ``0x`` hex, ``commandLine``) or
+  FIM who-data's ``syscheck.audit.process`` (``id``, ``name``), only with a pid (OCSF
+  identifies a process by ``pid`` or ``uid``).
 
 Evidences copy values into typed attributes; the alert fields stay in ``unmapped`` as well
 (Detection Finding has no other home for most of ``data.*``).
@@ -35,14 +39,14 @@ def _text(obj: object, key: str) -> str | None:
 
 
 def _endpoint(data: dict, ip_key: str, port_key: str) -> dict | None:
-    endpoint = {}
     ip = _text(data, ip_key)
-    if ip is not None and is_ip(ip):
-        endpoint["ip"] = ip
-    port = as_int(data.get(port_key), 0, 65535)
+    if ip is None or not is_ip(ip):
+        return None  # OCSF needs an endpoint to be identified (ip, name, …): a port alone is not
+    endpoint = {"ip": ip}
+    port = as_int(data.get(port_key), 1, 65535)  # Windows writes "0" for "no port"
     if port is not None:
         endpoint["port"] = port
-    return endpoint or None
+    return endpoint
 
 
 def _hashes(source: dict, suffixes: tuple) -> list | None:
@@ -87,37 +91,44 @@ def _pid(value: object) -> int | None:
             number = int(value[2:], 16)
         except ValueError:
             return None
-        return number if number <= INT32_MAX else None
-    return as_int(value, 0, INT32_MAX)
+        return number if 0 < number <= INT32_MAX else None
+    return as_int(value, 1, INT32_MAX)  # pid 0 is "no process" in Windows events (0x0)
 
 
 def _process(name: str | None, exe: str | None, pid: object, cmd_line: str | None) -> dict | None:
-    process = {}
+    pid = _pid(pid)
+    if pid is None:
+        return None  # OCSF identifies a process by pid (or uid, which alerts do not have)
+    process = {"pid": pid}
     if name is None and exe is not None:
         name = basename(exe)
     if name:
         process["name"] = cut(name)
-    pid = _pid(pid)
-    if pid is not None:
-        process["pid"] = pid
     if cmd_line is not None:
         process["cmd_line"] = cut(cmd_line)
     if exe is not None:
         process["file"] = _file(exe, None)
-    return process or None
+    return process
 
 
-def _map_process(data: dict) -> dict | None:
-    audit = data.get("audit")
-    if type(audit) is dict:
-        process = _process(_text(audit, "command"), _text(audit, "exe"), audit.get("pid"), None)
-        if process is not None:
-            return process
-    win = data.get("win")
-    eventdata = win.get("eventdata") if type(win) is dict else None
-    if type(eventdata) is dict:
-        image = _text(eventdata, "image")
-        return _process(None, image, eventdata.get("processId"), _text(eventdata, "commandLine"))
+def _map_process(data: dict | None, whodata: dict | None) -> dict | None:
+    if data is not None:
+        audit = data.get("audit")
+        if type(audit) is dict:
+            process = _process(_text(audit, "command"), _text(audit, "exe"), audit.get("pid"), None)
+            if process is not None:
+                return process
+        win = data.get("win")
+        eventdata = win.get("eventdata") if type(win) is dict else None
+        if type(eventdata) is dict:
+            process = _process(None, _text(eventdata, "image"), eventdata.get("processId"),
+                               _text(eventdata, "commandLine"))
+            if process is not None:
+                return process
+    if whodata is not None:
+        process = whodata.get("process")
+        if type(process) is dict:
+            return _process(None, _text(process, "name"), process.get("id"), None)
     return None
 
 
@@ -126,22 +137,38 @@ def map_evidences(alert: dict) -> list | None:
     data = alert.get("data")
     if type(data) is not dict:
         data = None
+    syscheck = alert.get("syscheck")
+    whodata = syscheck.get("audit") if type(syscheck) is dict else None
+    if type(whodata) is not dict:
+        whodata = None
     evidence = {}
+    user = None
     if data is not None:
+        win = data.get("win")
+        eventdata = win.get("eventdata") if type(win) is dict else None
+        if type(eventdata) is not dict:
+            eventdata = None
         src = _endpoint(data, "srcip", "srcport")
+        if src is None and eventdata is not None:
+            src = _endpoint(eventdata, "ipAddress", "ipPort")
         if src is not None:
             evidence["src_endpoint"] = src
         dst = _endpoint(data, "dstip", "dstport")
         if dst is not None:
             evidence["dst_endpoint"] = dst
         user = _text(data, "srcuser") or _text(data, "dstuser")
-        if user is not None:
-            evidence["actor"] = {"user": {"name": cut(user)}}
+        if user is None and eventdata is not None:
+            user = _text(eventdata, "targetUserName")
+            if user == "-":
+                user = None
+    if user is None and whodata is not None:
+        user = _text(whodata.get("user"), "name")
+    if user is not None:
+        evidence["actor"] = {"user": {"name": cut(user)}}
     file = _map_file(alert, data)
     if file is not None:
         evidence["file"] = file
-    if data is not None:
-        process = _map_process(data)
-        if process is not None:
-            evidence["process"] = process
+    process = _map_process(data, whodata)
+    if process is not None:
+        evidence["process"] = process
     return [evidence] if evidence else None

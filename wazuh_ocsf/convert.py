@@ -1,0 +1,214 @@
+"""Spool lines → Arrow tables of the explicit OCSF schema, one table per OCSF class.
+
+The fast path hands a whole block of spool lines to pyarrow's JSON reader with the class's
+explicit read schema (never an inferred one) and ``unexpected_field_behavior="error"``, so
+an unknown field, a wrong type or an out-of-range integer fails instead of silently growing
+or losing a column. The reader cannot build ``map`` columns: ``unmapped`` is read as
+``list<struct<key, value>>`` (the spool line form) and rebuilt as ``map<string, string>``
+with :meth:`pyarrow.MapArray.from_arrays`, without a Python loop per event.
+
+A block that fails is split in halves, recursively, until each failing piece is one line:
+every good line still converts at full speed and exactly the bad lines come back as
+:class:`BadLine` (line number and reason) for the dead-letter directory.
+
+Which class a line belongs to is found without parsing: the encoder writes compact JSON, so
+``"class_uid":2001`` followed by ``,`` or ``}`` is in the line exactly when it is a Security
+Finding. When every line of a block matches one class (the usual case) the block is read in
+one call; otherwise lines are sorted into classes first. The class read back is checked.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from wazuh_ocsf.config import CLASS_NAMES
+from wazuh_ocsf.errors import ConversionError
+
+#: Latest ``time`` accepted (exclusive): 10000-01-01T00:00:00Z in epoch milliseconds.
+#: Later values cannot be written as a ``YYYYMMDD`` eventDay.
+MAX_TIME_MS = 253_402_300_800_000
+
+_CLASS_PATTERNS = {
+    class_uid: (f'"class_uid":{class_uid},'.encode(), f'"class_uid":{class_uid}}}'.encode())
+    for class_uid in CLASS_NAMES
+}
+_READ_ERRORS = (pa.ArrowException, ConversionError)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A spool line that cannot become a row: its 1-based line number, bytes and why."""
+
+    number: int
+    data: bytes
+    reason: str
+
+
+@dataclass
+class Converted:
+    """The result of converting a block: a table per class (rows in line order) and the bad lines."""
+
+    tables: dict = field(default_factory=dict)  # class_uid → pa.Table with schema_for(class_uid)
+    bad: list = field(default_factory=list)  # [BadLine], in line order
+
+    @property
+    def rows(self) -> int:
+        """Rows converted, all classes."""
+        return sum(table.num_rows for table in self.tables.values())
+
+
+def schema_for(class_uid: int) -> pa.Schema:
+    """The Arrow schema of the Parquet objects of a class (from :mod:`wazuh_ocsf.arrow_schema`)."""
+    from wazuh_ocsf import arrow_schema
+
+    return arrow_schema.schema_for(class_uid)
+
+
+def read_schema_for(class_uid: int) -> pa.Schema:
+    """The schema the JSON reader reads spool lines with (``unmapped`` as a key/value list)."""
+    from wazuh_ocsf import arrow_schema
+
+    return arrow_schema.spool_read_schema(class_uid)
+
+
+def split_complete(data: bytes) -> tuple[bytes, bytes]:
+    """Segment bytes → (complete ``\\n``-terminated lines, torn tail after the last newline)."""
+    end = data.rfind(b"\n") + 1
+    return data[:end], data[end:]
+
+
+def class_of_line(line: bytes) -> int | None:
+    """The class_uid a spool line declares (found by a byte search), or None."""
+    for class_uid, (before_comma, before_brace) in _CLASS_PATTERNS.items():
+        if before_comma in line or before_brace in line:
+            return class_uid
+    return None
+
+
+def convert_block(data: bytes, *, first_line: int = 1) -> Converted:
+    """Convert complete spool lines (``data`` ends with ``\\n`` or is empty).
+
+    ``first_line`` is the line number of the block's first line in its segment, so bad
+    lines are reported with their number in the segment. Blank lines are skipped.
+    """
+    lines = data.count(b"\n")
+    if not lines:
+        return Converted()
+    for class_uid, (before_comma, before_brace) in _CLASS_PATTERNS.items():
+        if data.count(before_comma) + data.count(before_brace) == lines:
+            try:
+                table = read_lines(data, class_uid)
+            except _READ_ERRORS:
+                break
+            if table.num_rows == lines:
+                return Converted({class_uid: table})
+            break
+    return _convert_line_by_line(data, first_line)
+
+
+def _convert_line_by_line(data: bytes, first_line: int) -> Converted:
+    buckets: dict = {}  # class_uid → ([line bytes], [line numbers])
+    bad = []
+    for number, line in enumerate(data.split(b"\n")[:-1], first_line):
+        if not line.strip():
+            continue
+        class_uid = class_of_line(line)
+        if class_uid is None:
+            known = " or ".join(str(uid) for uid in CLASS_NAMES)
+            bad.append(BadLine(number, line + b"\n", f"no class_uid {known}: not an OCSF event of a supported class"))
+            continue
+        lines, numbers = buckets.setdefault(class_uid, ([], []))
+        lines.append(line + b"\n")
+        numbers.append(number)
+    result = Converted()
+    for class_uid, (lines, numbers) in buckets.items():
+        tables = _read_bisecting(lines, numbers, class_uid, bad)
+        if tables:
+            result.tables[class_uid] = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    bad.sort(key=lambda line: line.number)
+    result.bad = bad
+    return result
+
+
+def _read_bisecting(lines: list, numbers: list, class_uid: int, bad: list) -> list:
+    try:
+        return [read_lines(b"".join(lines), class_uid)]
+    except _READ_ERRORS as exc:
+        if len(lines) == 1:
+            bad.append(BadLine(numbers[0], lines[0], _reason(exc)))
+            return []
+    middle = len(lines) // 2
+    return _read_bisecting(lines[:middle], numbers[:middle], class_uid, bad) + _read_bisecting(
+        lines[middle:], numbers[middle:], class_uid, bad
+    )
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.replace(" in row 0", "")
+
+
+def read_lines(data: bytes, class_uid: int) -> pa.Table:
+    """Read spool lines of one class into a table with exactly ``schema_for(class_uid)``.
+
+    Raises pyarrow.ArrowInvalid when a line does not fit the schema and ConversionError when
+    a row is not of ``class_uid``, has no ``time`` or one outside years 1970–9999.
+    """
+    table = pj.read_json(
+        io.BytesIO(data),
+        # One parse block for the whole input: a block boundary inside a long line is an error.
+        read_options=pj.ReadOptions(use_threads=True, block_size=max(len(data) + 1, 1 << 16)),
+        parse_options=pj.ParseOptions(
+            explicit_schema=read_schema_for(class_uid), unexpected_field_behavior="error", newlines_in_values=False
+        ),
+    )
+    schema = schema_for(class_uid)
+    columns = []
+    for target in schema:
+        column = table.column(target.name)
+        if column.type != target.type:
+            if pa.types.is_map(target.type):
+                column = _key_value_list_to_map(column, target.type)
+            else:
+                column = column.cast(target.type)
+        columns.append(column)
+    result = pa.Table.from_arrays(columns, schema=schema)
+    _check_rows(result, class_uid)
+    return result
+
+
+def _key_value_list_to_map(column: pa.ChunkedArray, map_type: pa.DataType) -> pa.ChunkedArray:
+    chunks = []
+    for chunk in column.chunks:
+        if chunk.offset:
+            chunk = pa.concat_arrays([chunk])  # from_arrays cannot take a null mask with sliced offsets
+        pairs = chunk.values
+        if pairs.null_count:
+            raise ConversionError(f"{column.type}: a key/value pair is null")
+        keys, values = pairs.field("key"), pairs.field("value")
+        if keys.null_count:
+            raise ConversionError("unmapped: a key is null")
+        mask = chunk.is_null() if chunk.null_count else None
+        chunks.append(pa.MapArray.from_arrays(chunk.offsets, keys, values, type=map_type, mask=mask))
+    return pa.chunked_array(chunks, type=map_type)
+
+
+def _check_rows(table: pa.Table, class_uid: int) -> None:
+    if not table.num_rows:
+        return
+    classes = table.column("class_uid")
+    if classes.null_count or not pc.all(pc.equal(classes, class_uid)).as_py():
+        raise ConversionError(f"class_uid is not {class_uid}")
+    times = table.column("time")
+    if times.null_count:
+        raise ConversionError("time is missing")
+    bounds = pc.min_max(times).as_py()
+    if bounds["min"] < 0 or bounds["max"] >= MAX_TIME_MS:
+        raise ConversionError(
+            f"time is outside 1970-01-01..9999-12-31 (epoch milliseconds {bounds['min']}..{bounds['max']})"
+        )

@@ -1,0 +1,77 @@
+"""Helpers shared by the spool, dead-letter and hook tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from wazuh_ocsf.config import load_settings
+from wazuh_ocsf.spool import Spool
+
+
+def settings_for(spool_dir: Path, **values):
+    """Settings for a spool in ``spool_dir``; ``values`` are settings by attribute name."""
+    environ = {
+        "WAZUH_OCSF_SPOOL_DIR": str(spool_dir),
+        "WAZUH_OCSF_NODE_NAME": "node-1",
+        "WAZUH_OCSF_CONFIG": str(spool_dir.parent / "absent.conf"),
+    }
+    for key, value in values.items():
+        environ["WAZUH_OCSF_" + key.upper()] = str(value)
+    return load_settings(environ=environ, wazuh_home=str(spool_dir.parent))
+
+
+def make_spool(spool_dir: Path, **values) -> Spool:
+    """A spool in ``spool_dir`` (created), with the given settings."""
+    return Spool(settings_for(spool_dir, **values), create=True)
+
+
+def line(number: int, size: int = 0) -> bytes:
+    """A distinct spool line, padded to about ``size`` bytes."""
+    pad = "x" * max(0, size - 40)
+    text = f'{{"class_uid":2001,"n":{number},"pad":"{pad}"}}\n'
+    return text.encode()
+
+
+def segment_files(spool_dir: Path) -> list:
+    return sorted(p.name for p in (spool_dir / "segments").iterdir())
+
+
+NOBODY = 65534
+
+
+def as_nobody() -> None:
+    """``preexec_fn``: become the unprivileged user ``nobody`` (the caller is root)."""
+    os.setgid(NOBODY)
+    os.setgroups([])
+    os.setuid(NOBODY)
+
+
+def python_for_nobody() -> str | None:
+    """An interpreter that ``nobody`` may run (pyenv under /root is out of its reach), or None."""
+    if os.geteuid() != 0:
+        return None
+    for candidate in (os.path.realpath(sys.executable), "/usr/bin/python3"):
+        try:
+            probe = subprocess.run([candidate, "-c", "pass"], preexec_fn=as_nobody, capture_output=True, check=False)
+        except OSError:  # nobody may not even execute it
+            continue
+        if probe.returncode == 0:
+            return candidate
+    return None
+
+
+@contextlib.contextmanager
+def world_readable_dir():
+    """A temporary directory that ``nobody`` can reach (pytest's tmp_path sits under a 0700 dir)."""
+    path = Path(tempfile.mkdtemp(prefix="wazuh-ocsf-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -51,9 +51,11 @@ def make_events(count: int, *, class_uid: int = 2001, start_ms: int = 1713744000
     ]
 
 
-def make_settings(tmp_path: Path, **extra: str):
-    """Settings with a spool and output directory under ``tmp_path``, source/region/account set."""
+def settings_env(tmp_path: Path, **extra: str) -> dict:
+    """WAZUH_OCSF_* variables for a spool under ``tmp_path`` with source, region and account set."""
     environ = {
+        "WAZUH_OCSF_WAZUH_HOME": str(tmp_path),
+        "WAZUH_OCSF_CONFIG": str(tmp_path / "no-such.conf"),
         "WAZUH_OCSF_SPOOL_DIR": str(tmp_path / "spool"),
         "WAZUH_OCSF_NODE_NAME": "node-1",
         "WAZUH_OCSF_SECURITY_FINDING_SOURCE": "wazuh",
@@ -63,16 +65,12 @@ def make_settings(tmp_path: Path, **extra: str):
         "WAZUH_OCSF_SEGMENT_MAX_AGE": "0",
     }
     environ.update({f"WAZUH_OCSF_{key.upper()}": value for key, value in extra.items()})
-    return load_settings(wazuh_home=str(tmp_path), environ=environ, path=str(tmp_path / "none.conf"))
+    return environ
 
 
-def settings_environ(settings) -> dict:
-    """The environment variables that reproduce ``settings`` in a child process."""
-    return {
-        key: str(value)
-        for key, value in settings.masked().items()
-        if value is not None and key != "WAZUH_OCSF_EXTERNAL_ID"
-    }
+def make_settings(tmp_path: Path, **extra: str):
+    """Settings from :func:`settings_env` (keyword arguments: other settings, by attribute name)."""
+    return load_settings(environ=settings_env(tmp_path, **extra))
 
 
 def spool_events(settings, events) -> Spool:

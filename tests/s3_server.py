@@ -161,6 +161,28 @@ class LakeServer:
         iam.put_role_policy(RoleName=name, PolicyName=f"{name}-policy", PolicyDocument=policy(*statements))
         return arn
 
+    def create_lake(self, bucket: str, *, prefixes, external_id: str) -> tuple:
+        """A Security Lake as a custom source provider meets it; returns (writer session, role ARN).
+
+        The bucket; the provider role, allowed only ``s3:PutObject`` and
+        ``s3:AbortMultipartUpload`` under ``prefixes`` and trusting the writer with the
+        external id; the writer user, allowed only ``sts:AssumeRole``.
+        """
+        self.create_bucket(bucket)
+        session = self.create_user("wazuh-writer", allow("sts:AssumeRole", "*"))
+        role_arn = self.create_provider_role(
+            "AmazonSecurityLake-Provider-wazuh-us-east-1",
+            trusted_user="wazuh-writer",
+            external_id=external_id,
+            statements=[
+                allow(
+                    ["s3:PutObject", "s3:AbortMultipartUpload"],
+                    [f"arn:aws:s3:::{bucket}/{prefix}*" for prefix in prefixes],
+                )
+            ],
+        )
+        return session, role_arn
+
     def delete_identities(self) -> None:
         """Remove every user (except the admin) and role, with their policies and keys."""
         iam = self.client("iam")

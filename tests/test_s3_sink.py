@@ -102,19 +102,7 @@ def blob_object(directory: Path, size: int) -> ParquetObject:
 @pytest.fixture
 def writer(lake):
     """The lake bucket, a provider role limited to PutObject on its prefixes, a writer that may assume it."""
-    lake.create_bucket(BUCKET)
-    session = lake.create_user("wazuh-writer", allow("sts:AssumeRole", "*"))
-    role_arn = lake.create_provider_role(
-        "AmazonSecurityLake-Provider-wazuh-us-east-1",
-        trusted_user="wazuh-writer",
-        external_id=EXTERNAL_ID,
-        statements=[
-            allow(
-                ["s3:PutObject", "s3:AbortMultipartUpload"], [f"arn:aws:s3:::{BUCKET}/{prefix}*" for prefix in PREFIXES]
-            )
-        ],
-    )
-    yield session, role_arn
+    yield lake.create_lake(BUCKET, prefixes=PREFIXES, external_id=EXTERNAL_ID)
     lake.delete_bucket(BUCKET)
     lake.delete_identities()
 

@@ -379,6 +379,14 @@ def test_a_missing_local_file_is_a_sink_error(lake, writer, tmp_path):
         S3Sink(settings_for(tmp_path, lake, role_arn), session=session).deliver([obj])
 
 
+def test_a_missing_aws_profile_is_a_sink_error(lake, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    sink = S3Sink(settings_for(tmp_path, lake, None))
+    with pytest.raises(SinkError, match=rf"Cannot set up the S3 client for s3://{BUCKET}/: .*no-such-profile"):
+        sink.deliver([blob_object(tmp_path, 10)])
+
+
 def test_describe_names_bucket_prefixes_endpoint_and_role(lake, tmp_path):
     sink = S3Sink(settings_for(tmp_path, lake, "arn:aws:iam::123456789012:role/p"))
     assert sink.describe() == (

@@ -219,7 +219,11 @@ class S3Sink(Sink):
         keyed = [(obj, object_key(self._settings, obj)) for obj in objects]
         if not keyed:
             return
-        manager = TransferManager(self.s3_client, self._transfer_config)
+        try:
+            client = self.s3_client
+        except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+            raise SinkError(f"Cannot set up the S3 client for s3://{self._bucket}/: {exc}") from exc
+        manager = TransferManager(client, self._transfer_config)
         try:
             for obj, key in keyed:
                 self._upload(manager, obj, key)

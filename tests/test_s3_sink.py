@@ -387,6 +387,17 @@ def test_a_missing_aws_profile_is_a_sink_error(lake, tmp_path, monkeypatch):
         sink.deliver([blob_object(tmp_path, 10)])
 
 
+def test_no_credentials_anywhere(lake, tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    sink = S3Sink(settings_for(tmp_path, lake, None))
+    with pytest.raises(SinkError, match=rf"s3://{BUCKET}/ext/wazuh/.*: no AWS credentials found .*spool's owner"):
+        sink.deliver([parquet_object(tmp_path, 2001, "20240422")])
+
+
 def test_describe_names_bucket_prefixes_endpoint_and_role(lake, tmp_path):
     sink = S3Sink(settings_for(tmp_path, lake, "arn:aws:iam::123456789012:role/p"))
     assert sink.describe() == (

@@ -264,7 +264,8 @@ class S3Sink(Sink):
         if isinstance(exc, NoCredentialsError):
             return (
                 "no AWS credentials found (instance role, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or "
-                "AWS_PROFILE for the user running the flush)"
+                "AWS_PROFILE for the user running the flush; started as root, the flush runs as the spool's "
+                "owner, who cannot read root's ~/.aws)"
             )
         if isinstance(exc, _TRANSIENT_EXCEPTIONS):
             where = settings.s3_endpoint_url or f"S3 in {settings.region}"

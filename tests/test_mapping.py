@@ -698,3 +698,27 @@ def test_mapping_imports_stay_cheap() -> None:
     forbidden = {"datetime", "hashlib", "uuid", "base64", "typing", "dataclasses", "logging", "argparse",
                  "socket", "ipaddress", "pyarrow", "decimal"}
     assert loaded & forbidden == set()
+
+
+def test_used_paths_stay_below_the_known_parents(monkeypatch) -> None:
+    """unmapped walks only USED_PARENTS with the used checks: every used path must live there."""
+    from wazuh_ocsf.mapping import detection_finding, security_finding, unmapped
+
+    seen: list = []
+
+    def spy(source: dict, used: set):
+        seen.append(set(used))
+        return unmapped.map_unmapped(source, used)
+
+    monkeypatch.setattr(security_finding, "map_unmapped", spy)
+    monkeypatch.setattr(detection_finding, "map_unmapped", spy)
+    everything = with_rule(mitre={"id": ["T1"], "technique": ["x"], "tactic": ["Impact"]}, pci_dss=["1"], gdpr=["2"],
+                           hipaa=["3"], nist_800_53=["4"], tsc=["5"], gpg13=["6"])
+    for source in [everything, *load_corpus().values()]:
+        for class_uid in BOTH:
+            map_alert(source, class_uid=class_uid)
+    paths = set().union(*seen)
+    assert {"rule.mitre.id", "rule.pci_dss", "agent.ip", "decoder.name", "timestamp"} <= paths
+    parents = {path.rsplit(".", 1)[0] for path in paths if "." in path}
+    parents |= {parent.rsplit(".", 1)[0] for parent in parents if "." in parent}
+    assert parents <= unmapped.USED_PARENTS

@@ -79,10 +79,8 @@ def _classification(class_uid: int) -> list:
     ]
 
 
-def _metadata() -> pa.Field:
-    return _obj(
-        "metadata",
-        "metadata",
+def _metadata(*, profiles: bool) -> pa.Field:
+    fields = [
         _f("version", "string_t"),
         _obj(
             "product",
@@ -96,8 +94,10 @@ def _metadata() -> pa.Field:
         _f("log_provider", "string_t"),
         _f("original_time", "string_t"),
         _f("uid", "string_t"),
-        _strings("profiles"),
-    )
+    ]
+    if profiles:  # Security Finding events use no profile
+        fields.append(_strings("profiles"))
+    return _obj("metadata", "metadata", *fields)
 
 
 def _analytic() -> pa.Field:
@@ -154,25 +154,18 @@ def _unmapped() -> pa.Field:
     return pa.field(UNMAPPED, pa.map_(pa.string(), pa.string()), metadata={"ocsf_type": "object:object"})
 
 
-def _file(name: str = "file") -> pa.Field:
-    return _obj(
-        name,
-        "file",
-        _f("name", "file_name_t"),
-        _f("path", "file_path_t"),
-        _f("type_id", "integer_t"),
-        _f("type", "string_t"),
-        _list_of(
-            "hashes",
-            _obj(
-                "element",
-                "fingerprint",
-                _f("algorithm_id", "integer_t"),
-                _f("algorithm", "string_t"),
-                _f("value", "string_t"),
-            ),
-        ),
-    )
+def _file(*, hashes: bool) -> pa.Field:
+    fields = [_f("name", "file_name_t"), _f("path", "file_path_t"), _f("type_id", "integer_t"), _f("type", "string_t")]
+    if hashes:
+        fingerprint = _obj(
+            "element",
+            "fingerprint",
+            _f("algorithm_id", "integer_t"),
+            _f("algorithm", "string_t"),
+            _f("value", "string_t"),
+        )
+        fields.append(_list_of("hashes", fingerprint))
+    return _obj("file", "file", *fields)
 
 
 def _endpoint(name: str) -> pa.Field:
@@ -188,14 +181,14 @@ def _evidences() -> pa.Field:
             _endpoint("src_endpoint"),
             _endpoint("dst_endpoint"),
             _obj("actor", "actor", _obj("user", "user", _f("name", "string_t"))),
-            _file(),
+            _file(hashes=True),
             _obj(
                 "process",
                 "process",
                 _f("name", "string_t"),
                 _f("pid", "integer_t"),
                 _f("cmd_line", "string_t"),
-                _file(),
+                _file(hashes=False),
             ),
         ),
     )
@@ -204,7 +197,7 @@ def _evidences() -> pa.Field:
 def _security_finding() -> list:
     return [
         *_classification(SECURITY_FINDING),
-        _metadata(),
+        _metadata(profiles=False),
         _f("state_id", "integer_t"),
         _f("state", "string_t"),
         _obj("finding", "finding", _f("uid", "string_t"), _f("title", "string_t"), _strings("types")),
@@ -222,7 +215,7 @@ def _security_finding() -> list:
 def _detection_finding() -> list:
     return [
         *_classification(DETECTION_FINDING),
-        _metadata(),
+        _metadata(profiles=True),
         _f("status_id", "integer_t"),
         _f("status", "string_t"),
         _obj(

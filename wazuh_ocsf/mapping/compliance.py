@@ -10,7 +10,7 @@ neither attribute; there these tags stay in ``unmapped``.
 
 from __future__ import annotations
 
-from wazuh_ocsf.mapping.common import cut, text_list
+from wazuh_ocsf.mapping.common import MAX_STRING, cut, text_list
 
 # (rule key, standard's name), in output order.
 STANDARDS = (
@@ -34,9 +34,11 @@ def map_compliance(rule: dict, used: set) -> tuple:
             continue
         used.add("rule." + key)
         standards.append(standard)
-        requirements.extend(cut(f"{standard} {tag}") for tag in tags)
+        requirements.extend(map((standard + " ").__add__, tags))
         if key == "nist_800_53":
             nist = tags
     if not standards:
         return None, nist
+    if max(map(len, requirements)) > MAX_STRING:
+        requirements = [cut(requirement) for requirement in requirements]
     return {"standards": standards, "requirements": requirements}, nist

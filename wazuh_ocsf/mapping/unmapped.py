@@ -15,10 +15,23 @@ import json
 
 from wazuh_ocsf.mapping.common import MAX_STRING, cut, int_text
 
+# One encoder for the whole process: json.dumps() with non-default options builds a new
+# JSONEncoder on every call, which costs more than encoding a short list.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
+
+
+_encode_str = json.encoder.encode_basestring  # C: one JSON string, ensure_ascii=False
+
 
 def _encode(value: object) -> str:
+    if type(value) is list:
+        try:  # the common list: strings only (rule.gdpr, data.tags, …), one C pass
+            text = "[" + ",".join(map(_encode_str, value)) + "]"
+            return text if len(text) <= MAX_STRING else cut(text)
+        except TypeError:
+            pass
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=repr)
+        text = _ENCODER.encode(value)
     except (ValueError, TypeError, RecursionError):  # circular, non-str keys of mixed types, …
         text = repr(value)
     return text if len(text) <= MAX_STRING else cut(text)
@@ -35,43 +48,121 @@ def _put(out: dict, key: str, value: str) -> None:
     out[key] = value
 
 
-def _walk(obj: dict, prefix: str, used: set, out: dict) -> None:
-    # The hot loop of the mapper: one pass, with the rare cases (long strings, key
-    # collisions) pushed into _put.
+def _leaf(value: object) -> str | None:
+    """A non-dict value → its unmapped text, None for an empty one."""
+    kind = type(value)
+    if kind is str:
+        if not value:
+            return None
+        return value if len(value) <= MAX_STRING else cut(value)
+    if kind is int:
+        return int_text(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None or (kind is list and not value):
+        return None
+    return _encode(value)  # lists, floats, and anything a caller built by hand
+
+
+def _walk_fast(obj: dict, prefix: str, append) -> None:
+    # The hot loop of the mapper (data.*, syscheck.*: nothing below is used). It assumes
+    # str keys and leaves every rare case (long strings, key collisions, odd types) to the
+    # checks in map_unmapped, which run once per alert in C (max, map, len, dict).
     for key, value in obj.items():
-        path = prefix + key if type(key) is str else prefix + str(key)
-        if path in used:
-            continue
         kind = type(value)
         if kind is str:
-            if not value:
-                continue
-            if len(value) > MAX_STRING:
-                value = cut(value)
+            if value:
+                append((prefix + key, value))
         elif kind is dict:
             if value:
-                _walk(value, path + ".", used, out)
-            continue
+                _walk_fast(value, prefix + key + ".", append)
         elif kind is int:
-            value = int_text(value)
+            append((prefix + key, str(value)))
         elif kind is bool:
-            value = "true" if value else "false"
-        elif value is None:
-            continue
+            append((prefix + key, "true" if value else "false"))
         elif kind is list:
-            if not value:
-                continue
-            value = _encode(value)
-        else:  # float, and anything a caller built by hand
-            value = _encode(value)
-        if path in out or len(path) > MAX_STRING:
+            if value:
+                append((prefix + key, _encode(value)))
+        elif value is not None:
+            append((prefix + key, _encode(value)))
+
+
+def _walk_safe(obj: dict, prefix: str, out: dict) -> None:
+    # The same walk for alerts the fast one cannot take (non-str keys, huge ints).
+    for key, value in obj.items():
+        path = prefix + (key if type(key) is str else str(key))
+        if type(value) is dict:
+            if value:
+                _walk_safe(value, path + ".", out)
+            continue
+        value = _leaf(value)
+        if value is not None:
             _put(out, path, value)
-        else:
-            out[path] = value
+
+
+def _walk_used(obj: dict, prefix: str, used: set, parents: set, append) -> None:
+    # Top level and the used objects (rule, agent, …): skip what an attribute holds.
+    for key, value in obj.items():
+        path = prefix + key
+        if path in used:
+            continue
+        if type(value) is dict:
+            if value:
+                if path in parents:
+                    _walk_used(value, path + ".", used, parents, append)
+                else:
+                    _walk_fast(value, path + ".", append)
+            continue
+        value = _leaf(value)
+        if value is not None:
+            append((path, value))
+
+
+def _unused(obj: dict, used: set) -> dict:
+    # map_unmapped's careful path: what the fast path does, one value at a time.
+    out = {}
+    for key, value in obj.items():
+        path = key if type(key) is str else str(key)
+        if path in used:
+            continue
+        if type(value) is dict:
+            if value:
+                inner = {path + "." + sub: item for sub, item in _unused(value, _below(used, path)).items()}
+                for sub, item in inner.items():
+                    _put(out, sub, item)
+            continue
+        value = _leaf(value)
+        if value is not None:
+            _put(out, path, value)
+    return out
+
+
+def _below(used: set, path: str) -> set:
+    start = path + "."
+    return {item[len(start) :] for item in used if item.startswith(start)}
+
+
+# Every object that holds a path the mappers can mark as used ("rule" and "rule.mitre" for
+# "rule.mitre.id"): only these are walked with the used checks. A test keeps it complete.
+USED_PARENTS = frozenset({"rule", "rule.mitre", "agent", "manager", "decoder"})
 
 
 def map_unmapped(alert: dict, used: set) -> dict | None:
-    """Every non-empty alert value whose path (or a parent's) is not in ``used``; None if none."""
-    out = {}
-    _walk(alert, "", used, out)
-    return out or None
+    """Every non-empty alert value whose path (or a parent's) is not in ``used``; None if none.
+
+    ``used`` holds top-level paths and paths below :data:`USED_PARENTS` only.
+    """
+    pairs = []
+    try:
+        _walk_used(alert, "", used, USED_PARENTS, pairs.append)
+    except (TypeError, ValueError):  # a non-str key, an int too long for str(): the careful path
+        out = _unused(alert, used)
+        return out or None
+    if not pairs:
+        return None
+    out = dict(pairs)
+    if len(out) != len(pairs) or max(map(len, out)) > MAX_STRING or max(map(len, out.values())) > MAX_STRING:
+        out = {}
+        for path, value in pairs:
+            _put(out, path, value if len(value) <= MAX_STRING else cut(value))
+    return out

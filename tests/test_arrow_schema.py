@@ -1,0 +1,185 @@
+"""The explicit Arrow schema holds every mapped event without loss, by both write paths.
+
+* every corpus event, both classes, equals its own round trip through ``events_to_table``,
+  Parquet and back (nulls removed): nothing is dropped or changed by the conversion;
+* the flusher's fast path (spool lines → ``pyarrow.json.read_json`` with
+  ``spool_read_schema`` → ``from_spool_table``) gives the same table as ``events_to_table``;
+* the schema follows the type rules (integer_t → int32, long_t/timestamp_t → int64, …).
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for the Arrow schema")
+import pyarrow.compute as pc  # noqa: E402
+import pyarrow.json as pa_json  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+from ocsf_events import CLASS_UIDS, SETTINGS, map_corpus, parquet_round_trip, rows_to_events  # noqa: E402
+
+from wazuh_ocsf.arrow_schema import (  # noqa: E402
+    events_to_table,
+    from_spool_table,
+    schema_for,
+    spool_read_schema,
+)
+from wazuh_ocsf.mapping import CLASS_NAMES, map_alert  # noqa: E402
+from wazuh_ocsf.spool_line import encode_event  # noqa: E402
+
+ARROW_TYPES = {
+    "integer_t": pa.int32(),
+    "port_t": pa.int32(),
+    "long_t": pa.int64(),
+    "timestamp_t": pa.int64(),
+    "string_t": pa.string(),
+    "ip_t": pa.string(),
+    "file_name_t": pa.string(),
+    "file_path_t": pa.string(),
+    "boolean_t": pa.bool_(),
+}
+
+# One alert that makes every attribute either mapper can emit appear at least once.
+KITCHEN_SINK = {
+    "timestamp": "2024-04-22T16:20:46.976+0200",
+    "id": "1713795646.1",
+    "cluster": {"name": "wazuh", "node": "worker-01"},
+    "manager": {"name": "wazuh-master"},
+    "agent": {"id": "001", "name": "web-01", "ip": "2001:db8::7"},
+    "location": "/var/log/audit/audit.log",
+    "decoder": {"name": "auditd"},
+    "full_log": "type=SYSCALL …",
+    "rule": {
+        "id": "80792", "level": 12, "firedtimes": 4, "description": "Audit: Command: /usr/bin/nc.",
+        "groups": ["audit", "audit_command"], "pci_dss": ["10.2.7"], "nist_800_53": ["AU.14"],
+        "mitre": {"id": ["T1059.004", "T1071"], "technique": ["Unix Shell", "Application Layer Protocol"],
+                  "tactic": ["Execution"]},
+    },
+    "data": {
+        "srcip": "203.0.113.7", "srcport": "4444", "dstip": "10.0.0.5", "dstport": "22", "srcuser": "alice",
+        "url": "/x", "audit": {"pid": "3402", "command": "nc", "exe": "/usr/bin/nc"},
+        "win": {"eventdata": {"commandLine": "nc -l"}},
+    },
+    "syscheck": {"path": "/etc/shadow", "md5_after": "44d88612fea8a8f36de82e1278abb02f",
+                 "sha1_after": "3395856ce81f2b7382dee72602f798b642f14140", "sha256_after": "ab" * 32},
+}
+# … and the Windows process attributes, which the audit ones above take precedence over.
+KITCHEN_SINK_WINDOWS = {
+    "timestamp": "2024-04-22T14:20:46Z",
+    "rule": {"id": "92052", "level": 4},
+    "data": {"win": {"eventdata": {"processId": "0x1a4", "image": "C:\\Windows\\cmd.exe", "commandLine": "cmd /c"}}},
+}
+
+
+def sink_events(class_uid: int) -> list:
+    return [map_alert(alert, class_uid=class_uid, **SETTINGS) for alert in (KITCHEN_SINK, KITCHEN_SINK_WINDOWS)]
+
+
+def _leaves(fields, path=""):
+    for field in fields:
+        name = f"{path}.{field.name}" if path else field.name
+        kind = field.type
+        while pa.types.is_list(kind):
+            field = kind.value_field
+            kind = field.type
+        if pa.types.is_struct(kind):
+            yield from _leaves(list(kind), name)
+        else:
+            yield name, field
+
+
+@pytest.mark.parametrize("class_uid", CLASS_UIDS, ids=lambda uid: CLASS_NAMES[uid])
+def test_schema_follows_the_type_rules(class_uid: int) -> None:
+    schema = schema_for(class_uid)
+    assert schema.metadata[b"ocsf_version"] == b"1.1.0"
+    assert schema.metadata[b"ocsf_class_uid"] == str(class_uid).encode()
+    assert schema.field("unmapped").type == pa.map_(pa.string(), pa.string())
+    assert schema.field("time").type == pa.int64() and schema.field("type_uid").type == pa.int64()
+    leaves = dict(_leaves(schema))
+    for name, field in leaves.items():
+        if name == "unmapped":
+            continue
+        ocsf_type = field.metadata[b"ocsf_type"].decode()
+        assert field.type == ARROW_TYPES[ocsf_type], name
+    assert schema_for(class_uid) is schema  # built once
+
+
+def test_unknown_class_has_no_schema() -> None:
+    with pytest.raises(ValueError, match="no Arrow schema for OCSF class_uid 2002"):
+        schema_for(2002)
+    with pytest.raises(ValueError, match="no Arrow schema"):
+        spool_read_schema(99)
+
+
+@pytest.mark.parametrize("class_uid", CLASS_UIDS, ids=lambda uid: CLASS_NAMES[uid])
+def test_every_event_survives_arrow_and_parquet(class_uid: int, tmp_path) -> None:
+    events = map_corpus(class_uid)
+    events["kitchen-sink"], events["kitchen-sink-windows"] = sink_events(class_uid)
+    back = parquet_round_trip(list(events.values()), class_uid, tmp_path)
+    for slug, event, returned in zip(events, events.values(), back):
+        assert returned == event, slug
+
+
+@pytest.mark.parametrize("class_uid", CLASS_UIDS, ids=lambda uid: CLASS_NAMES[uid])
+def test_kitchen_sink_fills_every_column(class_uid: int) -> None:
+    """Every leaf column of the schema is set by some event, so the round trip tests all of them."""
+    events = [*sink_events(class_uid), *map_corpus(class_uid).values()]
+    table = events_to_table(events, class_uid)
+    empty = []
+    for name, _field in _leaves(schema_for(class_uid)):
+        column = table.column(name.split(".")[0])
+        for part in name.split(".")[1:]:
+            column = pc.list_flatten(column) if pa.types.is_list(column.type) else column
+            column = pc.struct_field(column, part)
+        while pa.types.is_list(column.type):
+            column = pc.list_flatten(column)
+        if column.null_count == len(column):
+            empty.append(name)
+    assert empty == []
+
+
+def _spool_path(events: list, class_uid: int, block_size: int | None = None) -> pa.Table:
+    data = b"".join(encode_event(event) for event in events)
+    read_options = pa_json.ReadOptions(block_size=block_size) if block_size else pa_json.ReadOptions()
+    parse_options = pa_json.ParseOptions(
+        explicit_schema=spool_read_schema(class_uid), unexpected_field_behavior="error"
+    )
+    table = pa_json.read_json(io.BytesIO(data), read_options=read_options, parse_options=parse_options)
+    return from_spool_table(table, class_uid)
+
+
+@pytest.mark.parametrize("class_uid", CLASS_UIDS, ids=lambda uid: CLASS_NAMES[uid])
+def test_spool_line_path_gives_the_same_table(class_uid: int) -> None:
+    events = [*map_corpus(class_uid).values(), *sink_events(class_uid)]
+    events.append({key: value for key, value in events[0].items() if key != "unmapped"})  # a null map
+    expected = events_to_table(events, class_uid)
+    # Small blocks: several chunks, so offsets that do not start at zero are exercised too.
+    for block_size in (None, 1 << 16):
+        table = _spool_path(events, class_uid, block_size)
+        assert table.schema.equals(schema_for(class_uid), check_metadata=True)
+        assert table.equals(expected)
+        assert rows_to_events(table.to_pylist()) == events
+
+
+def test_spool_reader_refuses_attributes_outside_the_schema() -> None:
+    event = map_alert(KITCHEN_SINK, **SETTINGS)
+    with pytest.raises(pa.ArrowInvalid):
+        _spool_path([{**event, "not_in_schema": 1}], 2001)
+
+
+def test_from_spool_table_needs_the_unmapped_column() -> None:
+    with pytest.raises(ValueError, match="no unmapped column"):
+        from_spool_table(pa.table({"time": pa.array([1], pa.int64())}), 2001)
+
+
+def test_events_to_table_rejects_values_out_of_range() -> None:
+    event = map_alert(KITCHEN_SINK, **SETTINGS)
+    with pytest.raises((pa.ArrowInvalid, OverflowError)):
+        events_to_table([{**event, "count": 2**31}], 2001)
+
+
+def test_parquet_file_keeps_the_schema(tmp_path) -> None:
+    table = events_to_table([map_alert(KITCHEN_SINK, class_uid=2004, **SETTINGS)], 2004)
+    pq.write_table(table, tmp_path / "x.parquet")
+    assert pq.read_schema(tmp_path / "x.parquet").equals(schema_for(2004))

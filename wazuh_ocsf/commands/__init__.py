@@ -6,5 +6,6 @@ in this package is missing from it.
 """
 
 COMMANDS = {
+    "demo": "wazuh_ocsf.commands.demo",
     "map": "wazuh_ocsf.commands.map",
 }

@@ -1,0 +1,64 @@
+"""``wazuh-ocsf demo``, README's main command, run as a user runs it."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+ALERTS = sorted((Path(__file__).parent / "data" / "alerts").glob("*.json"))
+KEY = re.compile(
+    r"^ {6}(ext/wazuh/region=us-east-1/accountId=123456789012/eventDay=(\d{8})/(\S+\.parquet))  \(\d+ bytes\)$", re.M
+)
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wazuh_ocsf.cli", "demo", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_demo_feeds_the_integration_flushes_to_the_local_lake_and_queries_it(tmp_path):
+    kept = tmp_path / "demo"
+    done = run_demo("--keep", str(kept))
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+
+    assert f"{len(ALERTS)} alerts through integrations/custom-wazuh-ocsf" in out
+    assert f": {len(ALERTS)} spooled\n" in out
+    assert re.search(rf"wazuh-ocsf flush \(exit 0\): flushed 1 segment: {len(ALERTS)} events in \d+ objects", out)
+
+    # the printed keys are the objects that were uploaded (and downloaded for the query)
+    keys = KEY.findall(out)
+    assert keys
+    downloaded = sorted(str(p.relative_to(kept / "downloaded")) for p in (kept / "downloaded").rglob("*.parquet"))
+    assert downloaded == sorted(key for key, _, _ in keys)
+    assert sum(pq.read_metadata(kept / "downloaded" / key).num_rows for key, _, _ in keys) == len(ALERTS)
+    for _key, day, name in keys:
+        assert f".2001.{day}." in name
+
+    # real query results: the corpus has one critical alert and brute-force (T1110) alerts
+    assert re.search(r"Events by severity:.*\n\s+Critical\s+1\n", out, re.S)
+    assert re.search(r"Top MITRE ATT&CK techniques:.*\n\s+T1110\s+Brute Force\s+\d+\n", out, re.S)
+    assert "Top rules:" in out
+
+    # the integration ran from the tree, as a manager lays it out, and logged nothing bad
+    assert (kept / "integrations" / "custom-wazuh-ocsf").is_file()
+    assert (kept / "etc" / "wazuh-ocsf.conf").read_text().startswith("# wazuh-ocsf demo")
+
+    # the server it started is gone
+    port = int(re.search(r"at http://127\.0\.0\.1:(\d+):", out).group(1))
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+    assert out.rstrip().endswith(f"S3 server stopped. Tree kept in {kept}")
+
+
+def test_demo_refuses_a_non_empty_keep_directory(tmp_path):
+    (tmp_path / "something").write_text("x")
+    done = run_demo("--keep", str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"ERROR: --keep {tmp_path}: the directory is not empty"

@@ -626,6 +626,21 @@ def test_unmappable_alerts_raise_alert_error(value: object, message: str) -> Non
         map_alert(value)
 
 
+def test_dict_subclasses_are_mapped_like_dicts() -> None:
+    from collections import OrderedDict
+
+    source = alert()
+    ordered = OrderedDict(source)
+    ordered["rule"] = OrderedDict(source["rule"])
+    assert map_alert(ordered) == map_alert(source)
+    plain = alert()
+    plain["rule"] = OrderedDict(plain["rule"])
+    assert map_alert(plain) == map_alert(source)
+    assert type(plain["rule"]) is OrderedDict  # the caller's alert is left alone
+    nested = map_alert(alert(data={"n": OrderedDict(a=1)}))
+    assert nested["unmapped"]["data.n"] == '{"a":1}'  # deeper ones are kept whole
+
+
 @pytest.mark.parametrize("class_uid", [2002, "2001", None, 2001.0])
 def test_unknown_class_raises_alert_error(class_uid: object) -> None:
     with pytest.raises(AlertError, match="unknown OCSF class_uid"):

@@ -61,7 +61,7 @@ def map_alert(
         raise AlertError(
             f"unknown OCSF class_uid {class_uid!r}: expected 2001 (security_finding) or 2004 (detection_finding)"
         )
-    rule, epoch_ms, offset = parse_alert(alert)
+    alert, rule, epoch_ms, offset = parse_alert(alert)
     try:
         return mapper(alert, rule, epoch_ms, offset, product_version, attack_version)
     except AlertError:

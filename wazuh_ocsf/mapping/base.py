@@ -19,20 +19,27 @@ MANAGER_AGENT_ID = "000"
 
 
 def parse_alert(alert: object) -> tuple:
-    """``alert`` → ``(rule, epoch_ms, offset_minutes)``, or AlertError naming what is wrong."""
+    """``alert`` → ``(alert, rule, epoch_ms, offset_minutes)``, or AlertError naming what is wrong.
+
+    A dict subclass (an ``OrderedDict`` from ``object_pairs_hook``) at the top or as ``rule``
+    is copied into a plain dict; deeper ones are kept whole in ``unmapped``.
+    """
     if type(alert) is not dict:
-        if isinstance(alert, dict):
-            raise AlertError(f"alert is a {type(alert).__name__}, expected a plain dict from json.loads")
-        raise AlertError(f"alert is not a JSON object (got {type(alert).__name__})")
+        if not isinstance(alert, dict):
+            raise AlertError(f"alert is not a JSON object (got {type(alert).__name__})")
+        alert = dict(alert)
     rule = alert.get("rule")
     if type(rule) is not dict:
         if rule is None:
             raise AlertError("alert has no rule object")
-        raise AlertError(f"alert's rule is not an object (got {type(rule).__name__})")
+        if not isinstance(rule, dict):
+            raise AlertError(f"alert's rule is not an object (got {type(rule).__name__})")
+        alert = dict(alert)  # a copy: the caller's alert is left alone
+        rule = alert["rule"] = dict(rule)
     if "timestamp" not in alert:
         raise AlertError("alert has no timestamp")
     epoch_ms, offset = parse_timestamp(alert["timestamp"])
-    return rule, epoch_ms, offset
+    return alert, rule, epoch_ms, offset
 
 
 def _node(alert: dict) -> str:
@@ -79,7 +86,7 @@ def finding_uid(alert: dict) -> str:
     depends on how the alert was read (hook, backfill, follow). Raises AlertError for an
     alert that cannot be mapped at all.
     """
-    _rule, epoch_ms, _offset = parse_alert(alert)
+    alert, _rule, epoch_ms, _offset = parse_alert(alert)
     return make_finding_uid(alert, epoch_ms)
 
 

@@ -112,6 +112,50 @@ def _text(value: str) -> str:
     return value.strip()
 
 
+def _parse_bool(value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _rule_ids(value: str) -> tuple:
+    # integratord's <rule_id>: comma-separated rule ids
+    try:
+        ids = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError:
+        raise ValueError("expected comma-separated rule ids, e.g. 5710,5712") from None
+    if not ids:
+        raise ValueError("expected at least one rule id")
+    return ids
+
+
+def _groups(value: str) -> tuple:
+    # integratord's <group>: comma-separated group names, empty entries ignored ("sshd,")
+    groups = tuple(part.strip() for part in value.split(",") if part.strip())
+    if not groups:
+        raise ValueError("expected comma-separated rule groups, e.g. authentication_failed,sshd")
+    return groups
+
+
+def _workers(value: str) -> int:
+    if value.strip().lower() == "auto":
+        return max(1, min(os.cpu_count() or 1, 4))
+    number = _parse_int(value)
+    if number < 1:
+        raise ValueError("expected auto or a whole number of 1 or more")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    seconds = _parse_seconds(value)
+    if seconds <= 0:
+        raise ValueError("expected a duration greater than zero")
+    return seconds
+
+
 def _account_id(value: str) -> str:
     text = value.strip()
     if text == "external" or text.startswith("external_") or (len(text) == 12 and text.isdigit()):
@@ -193,6 +237,23 @@ SETTINGS = (
     Setting("compression", "zstd", _choice("zstd", "snappy", "gzip", "none"), "Parquet compression"),
     Setting("archive_dir", None, _text, "keep delivered segments here instead of deleting them"),
     Setting("archive_retention", "7d", _parse_seconds, "how long archived segments are kept"),
+    Setting("follow_level", None, _parse_count, "follow: only alerts of this rule level or higher (as <level>)"),
+    Setting("follow_group", None, _groups, "follow: only alerts in one of these comma-separated groups (as <group>)"),
+    Setting("follow_rule_id", None, _rule_ids, "follow: only these comma-separated rule ids (as <rule_id>)"),
+    Setting("follow_workers", "auto", _workers, "follow and backfill: mapping processes (auto: CPUs, at most 4)"),
+    Setting("http_url", None, _text, "HTTP sink: collector URL that receives gzipped OCSF NDJSON"),
+    Setting(
+        "http_auth_header",
+        None,
+        _text,
+        "HTTP sink: 'Name: value' header, e.g. 'Authorization: Splunk <token>'",
+        secret=True,
+    ),
+    Setting("http_verify", "true", _parse_bool, "HTTP sink: verify the collector's TLS certificate"),
+    Setting("http_ca_bundle", None, _text, "HTTP sink: CA bundle file to verify the collector with"),
+    Setting("http_timeout", "30", _positive_seconds, "HTTP sink: seconds to wait for the collector per request"),
+    Setting("http_retries", "3", _parse_count, "HTTP sink: extra attempts per request after a transient error"),
+    Setting("http_batch_max_bytes", "4M", _parse_size, "HTTP sink: uncompressed NDJSON bytes per request at most"),
 )
 SETTINGS_BY_ATTR = {s.attr: s for s in SETTINGS}
 

@@ -6,6 +6,8 @@ in this package is missing from it.
 """
 
 COMMANDS = {
+    "backfill": "wazuh_ocsf.commands.backfill",
     "demo": "wazuh_ocsf.commands.demo",
+    "follow": "wazuh_ocsf.commands.follow",
     "map": "wazuh_ocsf.commands.map",
 }

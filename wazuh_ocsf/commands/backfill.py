@@ -1,0 +1,94 @@
+"""``wazuh-ocsf backfill``: spool the alerts of a time range from alerts.json and its archives."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+HELP = "map and spool every alert of a time range from logs/alerts (skipping what was already sent)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--since``, ``--until``, ``--alerts-dir``, ``--progress``, ``--json``."""
+    parser.add_argument(
+        "--since", required=True, metavar="TIME", help="first alert time, UTC unless an offset is given (2024-04-22, "
+        "2024-04-22T14:00, 2024-04-22T14:00:00+0200)"
+    )
+    parser.add_argument(
+        "--until", metavar="TIME", help="end of the range, exclusive (default: now, or the interrupted run's end)"
+    )
+    parser.add_argument(
+        "--alerts-dir", metavar="DIR", help="the manager's alerts directory (default: <wazuh home>/logs/alerts)"
+    )
+    parser.add_argument(
+        "--progress", action="store_true", help="show the progress bar even when stderr is not a terminal"
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+
+
+class ProgressBar:
+    """A plain-text progress bar by bytes on stderr, redrawn at most 5 times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.started = time.monotonic()
+        self.drawn = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.drawn < 0.2 and done < total:
+            return
+        self.drawn = now
+        fraction = done / total if total else 1.0
+        filled = int(self.WIDTH * min(fraction, 1.0))
+        elapsed = now - self.started
+        rate = done / elapsed / 1024**2 if elapsed > 0 else 0.0
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction * 100:5.1f}% "
+            f"{done / 1024**2:,.1f}/{total / 1024**2:,.1f} MiB {rate:,.1f} MiB/s"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Backfill; print a one-line summary; exit 1 when files had to be skipped."""
+    from wazuh_ocsf.backfill import parse_time
+    from wazuh_ocsf.config import load_settings
+    from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.privileges import become_spool_owner
+
+    try:
+        since = parse_time(args.since)
+        until = parse_time(args.until) if args.until else None
+    except ValueError as exc:
+        raise ConfigError("--since/--until", str(exc)) from None
+    if until is not None and until <= since:
+        raise ConfigError("--until", f"must be later than --since ({args.since})")
+    settings = load_settings(path=args.config)
+    become_spool_owner(settings.spool_dir)
+
+    from wazuh_ocsf.backfill import backfill
+
+    bar = ProgressBar() if args.progress or sys.stderr.isatty() else None
+    try:
+        result = backfill(settings, since=since, until=until, alerts_dir=args.alerts_dir, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), sort_keys=True))
+    else:
+        print(result.summary())
+        for problem in result.skipped_files:
+            print(f"WARNING: skipped {problem}", file=sys.stderr)
+        for day in result.missing_days:
+            print(f"WARNING: no alerts archive for {day}", file=sys.stderr)
+    return 1 if result.skipped_files else 0

@@ -1,0 +1,48 @@
+"""``wazuh-ocsf follow``: tail alerts.json into the spool (the systemd service of ``--mode follow``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+HELP = "follow logs/alerts/alerts.json across rotations and spool every new alert (runs until SIGTERM)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--alerts-dir``, ``--workers``, ``--poll``."""
+    parser.add_argument(
+        "--alerts-dir", metavar="DIR", help="the manager's alerts directory (default: <wazuh home>/logs/alerts)"
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="mapping processes (default: WAZUH_OCSF_FOLLOW_WORKERS, auto)"
+    )
+    parser.add_argument(
+        "--poll", type=float, default=0.2, metavar="SECONDS", help="how often to look for new alerts at the end"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Follow until SIGTERM/SIGINT; log to stderr (the journal under systemd)."""
+    from wazuh_ocsf.config import load_settings
+    from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.privileges import become_spool_owner
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError("--workers", "expected 1 or more")
+    if args.poll <= 0:
+        raise ConfigError("--poll", "expected a duration greater than zero")
+    settings = load_settings(path=args.config)
+    become_spool_owner(settings.spool_dir)
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+
+    from wazuh_ocsf.follow import follow
+
+    stats = follow(settings, alerts_dir=args.alerts_dir, workers=args.workers, poll_interval=args.poll)
+    print(stats.summary(), file=sys.stderr)
+    return 0

@@ -1,0 +1,516 @@
+"""Plan an install or an uninstall: every change, computed against the target as it is.
+
+Nothing here changes anything; :mod:`.cli` prints the plan and, unless ``--dry-run``, applies it
+section by section. Every check that can fail (options, manager, ossec.conf, settings, spool)
+runs while planning, so a refused run leaves the manager untouched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import wazuh_ocsf
+import wazuh_ocsf.config
+from wazuh_ocsf.spool import SEGMENTS
+from wazuh_ocsf_installer import INTEGRATION_NAME, config_file, ossec_conf, schedule, venv
+from wazuh_ocsf_installer.detect import Target, detect_manager, has_systemd, python_version
+from wazuh_ocsf_installer.errors import InstallError, OssecConfError, UsageError
+from wazuh_ocsf_installer.files import (
+    Change,
+    Owner,
+    encode,
+    mode_text,
+    owner_names,
+    plan_dir,
+    plan_file,
+    plan_remove,
+    plan_symlink,
+    read_text,
+    resolve_owner,
+    write_atomic,
+)
+
+SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE_DIR = "wazuh-ocsf"
+#: ossec.conf tag → the option that sets it and its argparse dest.
+FILTER_OPTIONS = {
+    "level": ("--level", "level"),
+    "rule_id": ("--rule-id", "rule_id"),
+    "group": ("--group-filter", "filter_group"),
+    "event_location": ("--event-location", "event_location"),
+}
+
+
+class Plan:
+    """Sections of changes (title → list), warnings, and what to tell the administrator at the end."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.sections: list[tuple[str, list[Change]]] = []
+        self.warnings: list[str] = []
+        self.next_steps: list[str] = []
+        self.manager_config_changed = False
+
+    def add(self, title: str, changes: list) -> None:
+        changes = [c for c in changes if c is not None]
+        if changes:
+            self.sections.append((title, changes))
+
+
+class Layout:
+    """The logical and physical paths of everything the installer manages."""
+
+    def __init__(self, target: Target, bin_dir: str) -> None:
+        self.target = target
+        self.base = target.home_path(PACKAGE_DIR)
+        self.venv = os.path.join(self.base, "venv")
+        self.lib = os.path.join(self.base, "lib", "wazuh_ocsf")
+        self.config = target.home_path("etc", "wazuh-ocsf.conf")
+        self.ossec_conf = target.home_path("etc", "ossec.conf")
+        self.integrations = [target.home_path("integrations", n) for n in (INTEGRATION_NAME, INTEGRATION_NAME + ".py")]
+        self.link = os.path.join(bin_dir, "wazuh-ocsf")
+        self.console_script = os.path.join(self.venv, "bin", "wazuh-ocsf")
+        self.units = [os.path.join(schedule.UNIT_DIR, n) for n in (schedule.SERVICE, schedule.TIMER)]
+
+    def phys(self, logical: str) -> str:
+        return self.target.path(logical)
+
+
+def _diff(old: str, new: str, path: str) -> str:
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"{path} (now)", f"{path} (after)", n=2
+    )
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines).replace("\r", "")
+
+
+def _backup_path(path: str) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate, number = f"{path}.wazuh-ocsf-{stamp}.bak", 1
+    while os.path.lexists(candidate):
+        number += 1
+        candidate = f"{path}.wazuh-ocsf-{stamp}-{number}.bak"
+    return candidate
+
+
+def plan_ossec_conf(layout: Layout, plan: Plan, values: dict | None) -> Change | None:
+    """Change ossec.conf so our block holds ``values`` (None: remove it); backup, check, atomic replace."""
+    path = layout.phys(layout.ossec_conf)
+    old = read_text(path)
+    if old is None:
+        if values is None:
+            return None
+        raise OssecConfError(f"{path} is missing")
+    new = ossec_conf.remove(old) if values is None else ossec_conf.upsert(old, values)
+    plan.warnings.extend(ossec_conf.check_edit(old, new, values))
+    if new == old:
+        return Change(
+            "keep", layout.ossec_conf, "the wazuh-ocsf block is as asked" if values else "no wazuh-ocsf block"
+        )
+    info = os.stat(path)
+    backup = _backup_path(path)
+
+    def apply() -> None:
+        if read_text(path) != old:
+            raise OssecConfError(f"{path} changed while the installer ran: nothing written; re-run the installer")
+        write_atomic(backup, encode(old), info.st_uid, info.st_gid, info.st_mode & 0o7777)
+        write_atomic(path, encode(new), info.st_uid, info.st_gid, info.st_mode & 0o7777)
+
+    plan.manager_config_changed = True
+    shown_backup = layout.target.home_path("etc", os.path.basename(backup))
+    kept = f"{owner_names(info.st_uid, info.st_gid)} {mode_text(info.st_mode & 0o7777)}"
+    detail = f"backup {shown_backup}; owner, group and mode {kept} kept"
+    return Change("update", layout.ossec_conf, detail, apply, _diff(old, new, layout.ossec_conf))
+
+
+def _block_values(args, layout: Layout, plan: Plan) -> dict:
+    """Our block's values: options given now, else what the existing block has (re-runs keep filters)."""
+    existing = {}
+    text = read_text(layout.phys(layout.ossec_conf)) or ""
+    found = ossec_conf.block_values(text)
+    if found:
+        existing = found[0]
+        for tag in set(existing) - set(ossec_conf.ALLOWED_TAGS):
+            plan.warnings.append(f"ossec.conf: dropped <{tag}> from the wazuh-ocsf block: integratord refuses it")
+            del existing[tag]
+    values = {"name": INTEGRATION_NAME}
+    for tag in ossec_conf.ALLOWED_TAGS:
+        if tag in existing and tag not in ("name", "alert_format"):
+            values[tag] = existing[tag].strip()
+    for tag, (option, dest) in FILTER_OPTIONS.items():
+        given = getattr(args, dest)
+        if given is None:
+            continue
+        if given == "":
+            values.pop(tag, None)
+            continue
+        try:
+            values[tag] = ossec_conf.check_value(tag, given)
+        except ValueError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+    for tag, value in values.items():
+        try:
+            ossec_conf.check_value(tag, value)
+        except ValueError as exc:
+            raise OssecConfError(
+                f"the existing wazuh-ocsf block's <{tag}> {value!r}: {exc}; fix it or pass a new value"
+            ) from None
+    values["alert_format"] = "json"
+    return values
+
+
+def _config_updates(args) -> dict:
+    """Setting key → value from the command line (only what was given)."""
+    updates = {}
+    ocsf_class = None
+    if args.ocsf_class:
+        try:
+            ocsf_class = wazuh_ocsf.config.parse_class(args.ocsf_class)
+        except ValueError as exc:
+            raise UsageError(f"--ocsf-class: {exc}") from None
+        updates["WAZUH_OCSF_OCSF_CLASS"] = wazuh_ocsf.config.class_name(ocsf_class)
+    for option, key in (
+        ("bucket", "WAZUH_OCSF_BUCKET"),
+        ("region", "WAZUH_OCSF_REGION"),
+        ("account_id", "WAZUH_OCSF_ACCOUNT_ID"),
+        ("source_name", "WAZUH_OCSF_SOURCE_LOCATION"),
+        ("role_arn", "WAZUH_OCSF_ROLE_ARN"),
+        ("external_id", "WAZUH_OCSF_EXTERNAL_ID"),
+        ("output_dir", "WAZUH_OCSF_OUTPUT_DIR"),
+    ):
+        if getattr(args, option) is not None:
+            updates[key] = getattr(args, option)
+    if args.source_location is not None:
+        name = wazuh_ocsf.config.class_name(ocsf_class or wazuh_ocsf.config.SECURITY_FINDING).upper()
+        updates[f"WAZUH_OCSF_{name}_LOCATION"] = args.source_location
+    for item in args.set or ():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--set: expected KEY=VALUE, got {item!r}")
+        updates[config_file.setting_key(key)] = value
+    return updates
+
+
+def _base_python(args, manager) -> str:
+    if args.python:
+        return args.python
+    if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= (3, 9):
+        return manager.embedded_python
+    return sys.executable
+
+
+def _scheduler(args, target: Target) -> str:
+    if args.scheduler != "auto":
+        return args.scheduler
+    if has_systemd(target):
+        return "systemd"
+    return "cron" if os.path.isdir(target.path("/etc/cron.d")) or not target.is_fake_root else "none"
+
+
+def _remove_if_ours(layout: Layout, logical: str, plan: Plan) -> Change | None:
+    text = read_text(layout.phys(logical))
+    if text is None:
+        return None
+    if not schedule.is_ours(text):
+        plan.warnings.append(f"{logical} was not written by the installer: left in place")
+        return None
+    return plan_remove(layout.phys(logical), logical)
+
+
+def _systemctl(*commands: list) -> callable:
+    def apply() -> None:
+        for command in commands:
+            result = subprocess.run(["systemctl", *command], capture_output=True, text=True, check=False)
+            if result.returncode != 0:
+                raise InstallError(f"systemctl {' '.join(command)} failed: {result.stderr.strip()}")
+
+    return apply
+
+
+def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan) -> tuple[str, list]:
+    """Install the chosen flush schedule and remove the other one."""
+    target = layout.target
+    kind = _scheduler(args, target)
+    interval = schedule.parse_interval(args.flush_interval)
+    root_only = Owner(0, 0, "root:root")
+    changes = []
+    if kind == "systemd":
+        service = schedule.render_service(
+            home=target.home, venv=layout.venv, config=layout.config, user=args.user, group=args.group
+        )
+        for logical, text in zip(layout.units, (service, schedule.render_timer(interval))):
+            current = read_text(layout.phys(logical))
+            if current is not None and not schedule.is_ours(current):
+                raise InstallError(f"{layout.phys(logical)} exists and was not written by the installer: move it away")
+            changes.append(plan_file(layout.phys(logical), logical, text.encode(), root_only, 0o644, body=text))
+        changed = any(c.verb != "keep" for c in changes)
+        if target.is_fake_root:  # enable as `systemctl --root` would: the timer starts at the target's next boot
+            wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
+            changes.append(plan_symlink(layout.phys(wants), wants, layout.units[1]))
+            plan.next_steps.append(
+                f"on a running target system: systemctl daemon-reload && systemctl start {schedule.TIMER}"
+            )
+        elif changed:
+            changes.append(
+                Change(
+                    "run",
+                    f"systemctl daemon-reload; systemctl enable {schedule.TIMER}; systemctl restart {schedule.TIMER}",
+                    apply=_systemctl(["daemon-reload"], ["enable", schedule.TIMER], ["restart", schedule.TIMER]),
+                )
+            )
+        changes.append(_remove_if_ours(layout, schedule.CRON_FILE, plan))
+    else:
+        for logical in layout.units:
+            removal = _remove_if_ours(layout, logical, plan)
+            if removal and not target.is_fake_root and logical.endswith(".timer"):
+                changes.append(
+                    Change(
+                        "run",
+                        f"systemctl disable --now {schedule.TIMER}",
+                        apply=_systemctl(["disable", "--now", schedule.TIMER]),
+                    )
+                )
+            changes.append(removal)
+        if kind == "cron":
+            text = schedule.render_cron(interval=interval, venv=layout.venv, config=layout.config, user=args.user)
+            changes.append(
+                plan_file(
+                    layout.phys(schedule.CRON_FILE), schedule.CRON_FILE, text.encode(), root_only, 0o644, body=text
+                )
+            )
+        else:
+            changes.append(_remove_if_ours(layout, schedule.CRON_FILE, plan))
+            plan.warnings.append("no flush schedule installed (--scheduler none): run `wazuh-ocsf flush` yourself")
+    return f"Flush schedule ({kind}, every {interval} s)" if kind != "none" else "Flush schedule (none)", changes
+
+
+def plan_install(args) -> Plan:
+    """Every change that installs or upgrades wazuh-ocsf as ``args`` ask."""
+    target = Target(args.root, args.home)
+    manager = detect_manager(target)
+    layout = Layout(target, args.bin_dir)
+    rootfs = target.root if target.is_fake_root else None
+    root_owner = resolve_owner(args.user, args.group, rootfs, owner_user="root")
+    user_owner = resolve_owner(args.user, args.group, rootfs)
+    version = wazuh_ocsf.__version__
+    plan = Plan(f"install wazuh-ocsf {version} on {manager.describe()} at {target.home}")
+    if args.wheelhouse and not os.path.isdir(args.wheelhouse):
+        raise UsageError(f"--wheelhouse: {args.wheelhouse} is not a directory")
+    values = _block_values(args, layout, plan)
+
+    # Settings first: everything else is derived from them (spool directory, destination).
+    config_path = layout.phys(layout.config)
+    existing = read_text(config_path)
+    updates = _config_updates(args)
+    if existing is None or args.reset_config:
+        updates = {wazuh_ocsf.config.SETTINGS_BY_ATTR["wazuh_home"].env: target.home, **updates}
+    text = config_file.compose(existing, updates, reset=args.reset_config)
+    settings = config_file.validate(text, target.home)
+    if not (settings.bucket or settings.output_dir):
+        plan.warnings.append(
+            "no destination configured (--bucket, or --output-dir for the local sink):"
+            " events wait in the spool until one is"
+        )
+    elif not settings.has_destination(settings.ocsf_class):
+        plan.warnings.append(
+            "no custom source name for the OCSF class (--source-name): the flusher has nowhere to put objects"
+        )
+
+    base_python = _base_python(args, manager)
+    venv_phys = layout.phys(layout.venv)
+    venv_changes, current = venv.plan_venv(
+        venv_phys,
+        layout.venv + "/",
+        base_python=base_python,
+        source_dir=SOURCE_DIR,
+        version=version,
+        wheelhouse=os.path.abspath(args.wheelhouse) if args.wheelhouse else None,
+        no_deps=args.no_deps,
+        rebuild=args.rebuild_venv,
+    )
+    pythons = [os.path.join(venv_phys, "bin", "python3")]
+    if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= (3, 9):
+        pythons.append(manager.embedded_python)
+    lib_phys = layout.phys(layout.lib)
+    lib_ok = (
+        current is not None and current.get("version") == version and not venv.lib_differs(current["package"], lib_phys)
+    )
+
+    def sync_lib() -> None:
+        now = venv.probe(venv_phys)
+        if not now or now.get("version") != version:
+            raise InstallError(
+                f"the virtual environment {venv_phys} does not hold wazuh-ocsf {version} after pip install"
+            )
+        missing = now.get("missing") or []
+        if missing:
+            plan.warnings.append(
+                f"the virtual environment lacks {', '.join(missing)}: the flusher cannot run until they are installed"
+                " (re-run without --no-deps, or add them to the wheelhouse)"
+            )
+        venv.sync_lib(now["package"], lib_phys, root_owner, pythons)
+
+    lib_detail = f"{root_owner.label} 0750/0640, byte-compiled; the hook imports it from here"
+    venv_changes.append(
+        Change("keep", layout.lib + "/", lib_detail)
+        if lib_ok
+        else Change("sync", layout.lib + "/", lib_detail, sync_lib)
+    )
+    venv_changes.insert(0, plan_dir(layout.phys(layout.base), layout.base, root_owner, 0o750))
+    venv_changes.append(plan_symlink(layout.phys(layout.link), layout.link, layout.console_script))
+    plan.add("Package", venv_changes)
+
+    integration_changes = []
+    for logical in layout.integrations:
+        source = os.path.join(SOURCE_DIR, "integrations", os.path.basename(logical))
+        try:
+            with open(source, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            raise InstallError(
+                f"cannot read {source}: {exc}; run the installer from a complete wazuh-ocsf source tree"
+            ) from None
+        integration_changes.append(plan_file(layout.phys(logical), logical, data, root_owner, 0o750))
+    plan.add("Integration (run by wazuh-integratord, which refuses files writable by its user)", integration_changes)
+
+    shown = config_file.masked(text)
+    plan.add("Settings", [plan_file(config_path, layout.config, text.encode(), root_owner, 0o640, body=shown)])
+    plan.add("Spool", [plan_dir(target.path(settings.spool_dir), settings.spool_dir, user_owner, 0o750)])
+    plan.add(*plan_schedule(args, layout, root_owner, plan))
+    plan.add("Manager configuration", [plan_ossec_conf(layout, plan, values)])
+    return plan
+
+
+def spool_backlog(spool_dir: str) -> tuple[int, int]:
+    """Unsent segment files in a spool and their bytes."""
+    count = size = 0
+    segments = os.path.join(spool_dir, SEGMENTS)
+    for name in os.listdir(segments) if os.path.isdir(segments) else ():
+        path = os.path.join(segments, name)
+        if os.path.isfile(path) and os.path.getsize(path) > 0:
+            count += 1
+            size += os.path.getsize(path)
+    return count, size
+
+
+def plan_uninstall(args) -> Plan:
+    """Every change that removes what the installer added, and nothing else."""
+    target = Target(args.root, args.home)
+    manager = detect_manager(target, uninstalling=True)
+    layout = Layout(target, args.bin_dir)
+    plan = Plan(f"uninstall wazuh-ocsf from {manager.describe()} at {target.home}")
+    config_path = layout.phys(layout.config)
+    try:
+        settings = config_file.validate(read_text(config_path) or "", target.home)
+        spool_logical = settings.spool_dir
+    except UsageError:
+        spool_logical = os.path.join(layout.base, "spool")
+    spool_phys = target.path(spool_logical)
+    backlog, size = spool_backlog(spool_phys)
+    first = []
+    if args.purge and backlog and not args.force:
+        script = layout.phys(layout.console_script)
+        if target.is_fake_root or not os.access(script, os.X_OK):
+            raise InstallError(
+                f"the spool {spool_logical} holds {backlog} unsent segment file(s) ({size} bytes): flush them"
+                " (wazuh-ocsf flush) or pass --force to delete them with the spool"
+            )
+
+        def flush() -> None:
+            env = dict(os.environ, WAZUH_OCSF_CONFIG=layout.config)
+            subprocess.run([script, "flush"], env=env, check=False)
+            left, left_size = spool_backlog(spool_phys)
+            if left:
+                raise InstallError(
+                    f"the flush left {left} unsent segment file(s) ({left_size} bytes) in {spool_logical}: nothing was"
+                    " removed; fix the destination and flush, or pass --force to delete them"
+                )
+
+        first.append(
+            Change("run", f"{layout.console_script} flush", f"{backlog} unsent segment file(s) in the spool", flush)
+        )
+    plan.add("Unsent events", first)
+
+    sched = []
+    units_present = any(os.path.exists(layout.phys(u)) for u in layout.units)
+    if units_present and not target.is_fake_root:
+        sched.append(
+            Change(
+                "run",
+                f"systemctl disable --now {schedule.TIMER}",
+                apply=_systemctl(["disable", "--now", schedule.TIMER]),
+            )
+        )
+    wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
+    if os.path.islink(layout.phys(wants)) and os.readlink(layout.phys(wants)) == layout.units[1]:
+        sched.append(plan_remove(layout.phys(wants), wants))
+    sched += [_remove_if_ours(layout, u, plan) for u in layout.units]
+    if units_present and not target.is_fake_root:
+        sched.append(Change("run", "systemctl daemon-reload", apply=_systemctl(["daemon-reload"])))
+    sched.append(_remove_if_ours(layout, schedule.CRON_FILE, plan))
+    plan.add("Flush schedule", sched)
+    plan.add("Manager configuration", [plan_ossec_conf(layout, plan, None)])
+    plan.add("Integration", [plan_remove(layout.phys(p), p) for p in layout.integrations])
+
+    package = []
+    link = layout.phys(layout.link)
+    if os.path.islink(link) and os.readlink(link) == layout.console_script:
+        package.append(plan_remove(link, layout.link))
+    elif os.path.lexists(link):
+        plan.warnings.append(f"{layout.link} does not point to wazuh-ocsf's virtual environment: left in place")
+    package.append(plan_remove(layout.phys(layout.venv), layout.venv))
+    package.append(plan_remove(layout.phys(os.path.dirname(layout.lib)), os.path.dirname(layout.lib)))
+    plan.add("Package", package)
+    if args.keep_config:
+        if os.path.exists(config_path):
+            plan.add("Settings", [Change("keep", layout.config, "--keep-config")])
+    else:
+        plan.add("Settings", [plan_remove(config_path, layout.config)])
+
+    spool = []
+    if args.purge:
+        detail = f"{backlog} unsent segment file(s) deleted (--force)" if backlog and args.force else ""
+        spool.append(plan_remove(spool_phys, spool_logical, detail))
+    elif os.path.isdir(spool_phys):
+        spool.append(
+            Change("keep", spool_logical + "/", f"{backlog} unsent segment file(s); --purge removes the spool")
+        )
+    base_phys = layout.phys(layout.base)
+    if os.path.isdir(base_phys):
+
+        def remove_base() -> None:
+            if os.path.isdir(base_phys) and not os.listdir(base_phys):
+                os.rmdir(base_phys)
+
+        if args.purge or not os.path.isdir(spool_phys) or not spool_phys.startswith(base_phys + os.sep):
+            spool.append(Change("remove", layout.base + "/", "if empty", remove_base))
+    plan.add("Spool", spool)
+    plan.manager_config_changed = any(
+        c.verb == "update" for _, cs in plan.sections if _ == "Manager configuration" for c in cs
+    )
+    return plan
+
+
+def restart_change(target: Target) -> Change:
+    """Restart the manager so integratord reads ossec.conf again."""
+    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
+        return Change("run", "systemctl restart wazuh-manager", apply=_systemctl(["restart", "wazuh-manager"]))
+    control = target.path(target.home_path("bin", "wazuh-control"))
+
+    def apply() -> None:
+        result = subprocess.run([control, "restart"], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise InstallError(f"{control} restart failed: {result.stderr.strip() or result.stdout.strip()}")
+
+    return Change("run", f"{control} restart", apply=apply)
+
+
+def restart_hint(target: Target) -> str:
+    """The one command that restarts the manager."""
+    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
+        return "systemctl restart wazuh-manager"
+    return f"{target.home_path('bin', 'wazuh-control')} restart"

@@ -7,7 +7,8 @@ Only the command-line entry path calls :func:`configure` (library modules log th
     2024/04/22 14:25:00 wazuh-ocsf-flush[4242]: INFO: flushed 2 segments: 1200 events in 3 objects ...
 
 wazuh-ocsf's own modules log from INFO up, third-party libraries (botocore, s3transfer) from
-WARNING up. Every line passes through :func:`wazuh_ocsf.redact.redact` first.
+WARNING up. Every record is one line (a traceback shrinks to its exception) and passes through
+:func:`wazuh_ocsf.redact.redact` first.
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ class RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         from wazuh_ocsf.redact import redact
 
-        return redact(super().format(record), self.secrets)
+        # One record, one line: a library's traceback shrinks to its exception's last line.
+        return redact(" ".join(super().format(record).splitlines()), self.secrets)
+
+    def formatException(self, ei) -> str:
+        import traceback
+
+        return "(" + " ".join("".join(traceback.format_exception_only(ei[0], ei[1])).split()) + ")"
 
 
 def log_path(settings) -> str:

@@ -1,0 +1,49 @@
+"""``wazuh-ocsf doctor``: check the installation end to end; exit 1 if any check fails."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "check configuration, manager setup, permissions, interpreters, schedule and AWS access"
+
+EXIT_FAILED = 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--probe``, ``--json`` and the paths of the manager's layout."""
+    from wazuh_ocsf.doctor import Layout
+
+    default = Layout()
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="write a zero-row Parquet object of the real schema to each destination (left in place)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the checks as a JSON list")
+    parser.add_argument(
+        "--wazuh-home", metavar="DIR", help="the manager's home (default: WAZUH_OCSF_WAZUH_HOME, else /var/ossec)"
+    )
+    parser.add_argument(
+        "--systemd-dir", metavar="DIR", default=default.systemd_dir, help="where the flush timer is installed"
+    )
+    parser.add_argument("--cron-dir", metavar="DIR", default=default.cron_dir, help="where a cron file is installed")
+    parser.add_argument("--user", default=default.user, help="the user wazuh-integratord runs as (default: wazuh)")
+    parser.add_argument("--group", default=default.group, help="the manager's group (default: wazuh)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check; print one line each (or JSON); 1 if any failed."""
+    import os
+
+    from wazuh_ocsf.config import DEFAULT_WAZUH_HOME
+    from wazuh_ocsf.doctor import FAIL, Context, Layout, render, run_checks
+
+    home = os.path.abspath(args.wazuh_home or os.environ.get("WAZUH_OCSF_WAZUH_HOME") or DEFAULT_WAZUH_HOME)
+    layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
+    results = run_checks(Context(layout, config_path=args.config, probe=args.probe))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+    else:
+        print(render(results))
+    return EXIT_FAILED if any(r.status == FAIL for r in results) else 0

@@ -1,0 +1,76 @@
+"""Change settings in the ``KEY=VALUE`` config file in place, keeping everything else.
+
+Comments, blank lines, the order of lines, the file's owner and mode all stay; a setting
+already written under its seed-guide name (``ROLE_ARN=``) is updated on that line. The new
+text is written under a temporary name in the same directory, then renamed over the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+from wazuh_ocsf.config import SETTINGS_BY_ATTR
+from wazuh_ocsf.errors import ConfigError
+
+
+def _key_of(line: str) -> str | None:
+    text = line.strip()
+    if not text or text.startswith("#"):
+        return None
+    if text.startswith("export "):
+        text = text[7:].lstrip()
+    key, sep, _ = text.partition("=")
+    return key.strip() if sep else None
+
+
+def update_settings(path: str, values: dict) -> list:
+    """Set each setting (attr → text) in the file at ``path``; the ``KEY=VALUE`` lines written.
+
+    The line that defines the setting (``WAZUH_OCSF_<NAME>`` or its seed-guide alias) is
+    replaced where it stands; a setting not in the file is appended. Raises ConfigError when
+    the file cannot be read or replaced.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines(keepends=True)
+        st = os.stat(path)
+    except FileNotFoundError:
+        lines, st = [], None
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read the config file: {exc.strerror or exc}") from None
+    written = []
+    for attr, value in values.items():
+        setting = SETTINGS_BY_ATTR[attr]
+        text = str(value)
+        if any(c in text for c in "\n\r\"'#") or text != text.strip():
+            raise ConfigError(setting.env, f"refusing to write {text!r}: it would not read back the same")
+        names = [n for n in (setting.env, setting.alias) if n]
+        entry = f"{setting.env}={text}\n"
+        indexes = [i for i, line in enumerate(lines) if _key_of(line) in names]
+        for index in indexes:
+            key = _key_of(lines[index])
+            export = "export " if lines[index].lstrip().startswith("export ") else ""
+            lines[index] = f"{export}{key}={text}\n"
+        if not indexes:
+            if lines and not lines[-1].endswith("\n"):
+                lines[-1] += "\n"
+            lines.append(entry)
+        written.append(entry.strip())
+    temp = f"{path}.tmp-{os.getpid()}"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640 if st is None else st.st_mode & 0o7777)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+        if st is not None:
+            os.chmod(temp, st.st_mode & 0o7777)
+            if os.geteuid() == 0:
+                os.chown(temp, st.st_uid, st.st_gid)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise ConfigError(path, f"cannot write the config file: {exc.strerror or exc}") from None
+    return written

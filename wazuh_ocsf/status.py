@@ -1,0 +1,187 @@
+"""What ``wazuh-ocsf status`` reports: backlog, last flush, dead letters, destinations, health.
+
+:func:`collect` gathers plain data (the ``--json`` output); :func:`problems` judges it. The
+pipeline is unhealthy when events wait longer than the threshold, when the last flush failed
+after the last success, when events were refused at the spool's cap since the last success,
+or when the spool or a destination is missing. Dead letters are reported, not judged: they
+are kept on purpose and need a person (``wazuh-ocsf dead-letter list``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from wazuh_ocsf import flush_state
+from wazuh_ocsf.config import CLASS_NAMES, SETTINGS, Settings
+from wazuh_ocsf.errors import SpoolError
+from wazuh_ocsf.sinks.base import partition_path
+from wazuh_ocsf.spool import STATE, Spool
+
+#: Default oldest-event age (seconds) above which the backlog is unhealthy.
+DEFAULT_MAX_AGE = 1800.0
+#: Spool fill ratio from which status warns.
+FULL_WARNING = 0.8
+
+
+def destinations(settings: Settings, output_dir: str | None = None) -> dict:
+    """Where each class's events go: ``{"security_finding": ["s3://…", "/dir/…"], …}`` (empty: nowhere)."""
+    out = {}
+    for class_uid, name in sorted(CLASS_NAMES.items()):
+        prefix = settings.destination_prefix(class_uid)
+        places = []
+        if prefix is not None:
+            partition = partition_path(
+                region=settings.region or "<region?>", account_id=settings.account_id or "<account?>", event_day="*"
+            )
+            if settings.bucket:
+                places.append(f"s3://{settings.bucket}/{prefix}{partition}")
+            directory = output_dir or settings.output_dir
+            if directory:
+                places.append(os.path.join(os.path.abspath(directory), prefix + partition))
+        out[name] = places
+    return out
+
+
+def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float | None = None) -> dict:
+    """Every figure ``status`` shows, as plain data; ``problems`` and ``warnings`` judge them."""
+    now = time.time() if now is None else now
+    data = {"time": now, "config_path": settings.config_path, "max_age": max_age}
+    try:
+        spool = Spool(settings).stats()
+        spool["oldest_age"] = now - spool["oldest_segment_time"] if spool["oldest_segment_time"] else None
+        spool["last_refused_time"] = _mtime(os.path.join(settings.spool_dir, STATE, "refused"))
+        data["spool"] = spool
+        data["spool_error"] = None
+    except SpoolError as exc:
+        data["spool"] = None
+        data["spool_error"] = str(exc)
+    data["flush"] = flush_state.load(settings.spool_dir)
+    data["destinations"] = destinations(settings)
+    data["ocsf_class"] = CLASS_NAMES[settings.ocsf_class]
+    data["config"] = settings.masked()
+    data["config_set"] = sorted(
+        s.env for s in SETTINGS if s.attr != "wazuh_home" and settings.source_of(s.attr) != "default"
+    )
+    data["problems"], data["warnings"] = problems(data, settings)
+    data["healthy"] = not data["problems"]
+    return data
+
+
+def problems(data: dict, settings: Settings) -> tuple:
+    """``(problems, warnings)``: lists of sentences. Any problem makes the pipeline unhealthy."""
+    bad, warn = [], []
+    spool, flush, max_age = data["spool"], data["flush"], data["max_age"]
+    success = (flush.get("last_success") or {}).get("time")
+    failure = flush.get("last_failure") or {}
+    if data["spool_error"]:
+        bad.append(data["spool_error"])
+    if spool and spool["oldest_age"] is not None and spool["oldest_age"] > max_age and spool["events"] != 0:
+        bad.append(
+            f"the oldest spooled event waits for {_duration(spool['oldest_age'])} (threshold {_duration(max_age)}): "
+            "is the flush schedule running and delivering? see logs/wazuh-ocsf.log"
+        )
+    if failure.get("time") and (success is None or failure["time"] > success):
+        bad.append(f"the last flush failed: {failure.get('reason')}")
+    refused_at = spool["last_refused_time"] if spool and spool["refused_events"] else None
+    if refused_at and (success is None or refused_at > success):
+        bad.append(
+            f"the spool refused events at its cap since the last successful flush ({spool['refused_events']} "
+            "refused in all): alerts are being lost; deliver the backlog or raise WAZUH_OCSF_SPOOL_MAX_BYTES"
+        )
+    if not any(data["destinations"].values()):
+        bad.append("no destination: set WAZUH_OCSF_BUCKET (or WAZUH_OCSF_OUTPUT_DIR) and the custom source")
+    elif not data["destinations"][CLASS_NAMES[settings.ocsf_class]]:
+        bad.append(f"the configured class {data['ocsf_class']} has no destination: set its custom source")
+    if spool and spool["cap_bytes"] and spool["bytes"] >= FULL_WARNING * spool["cap_bytes"]:
+        warn.append(f"the spool is {spool['bytes'] * 100 // spool['cap_bytes']}% full")
+    if spool and spool["dead_letter_records"]:
+        warn.append(
+            f"{spool['dead_letter_records']} dead-letter records: see `wazuh-ocsf dead-letter list`, "
+            "fix the cause, then `wazuh-ocsf dead-letter replay`"
+        )
+    if spool and spool["dropped_events"]:
+        warn.append(f"{spool['dropped_events']} events were dropped by the drop-oldest policy")
+    if success is None and not failure:
+        warn.append("no flush has run yet")
+    return bad, warn
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def _when(stamp: float | None, now: float) -> str:
+    if not stamp:
+        return "never"
+    text = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(stamp))
+    return f"{text} ({_duration(max(0.0, now - stamp))} ago)"
+
+
+def render(data: dict) -> str:
+    """The human report: a verdict line, then one line per figure, then the masked config."""
+    now = data["time"]
+    lines = [f"wazuh-ocsf status: {'healthy' if data['healthy'] else 'UNHEALTHY'}"]
+    spool = data["spool"]
+    if spool:
+        oldest = f"; oldest event {_duration(spool['oldest_age'])} old" if spool["oldest_age"] is not None else ""
+        segments = spool["sealed_segments"] + (1 if spool["active_segment"] else 0)
+        lines.append(
+            f"  backlog         {spool['events']} events in {segments} segment{'s' * (segments != 1)}, "
+            f"{_size(spool['bytes'])} "
+            f"({spool['bytes'] * 100 // max(1, spool['cap_bytes'])}% of the {_size(spool['cap_bytes'])} cap){oldest}"
+        )
+        lines.append(f"  spool           {spool['directory']} (node {spool['node']})")
+    else:
+        lines.append(f"  spool           unavailable: {data['spool_error']}")
+    success = data["flush"].get("last_success") or {}
+    failure = data["flush"].get("last_failure") or {}
+    text = _when(success.get("time"), now)
+    if success:
+        text += f": {success.get('events', 0)} events in {success.get('objects', 0)} objects"
+    lines.append(f"  last success    {text}")
+    text = _when(failure.get("time"), now)
+    if failure:
+        text += f": {failure.get('reason')}"
+    lines.append(f"  last failure    {text}")
+    if spool:
+        lines.append(f"  dead letters    {spool['dead_letter_records']} records")
+        lines.append(
+            f"  refused at cap  {spool['refused_events']} events (policy {spool['full_policy']}); "
+            f"dropped {spool['dropped_events']} events in {spool['dropped_segments']} segments"
+        )
+    for index, (name, places) in enumerate(sorted(data["destinations"].items())):
+        label = "  destinations    " if index == 0 else " " * 18
+        marker = " (configured class)" if name == data["ocsf_class"] else ""
+        lines.append(f"{label}{name}{marker}: {', '.join(places) if places else 'none'}")
+    for problem in data["problems"]:
+        lines.append(f"PROBLEM: {problem}")
+    for warning in data["warnings"]:
+        lines.append(f"warning: {warning}")
+    lines.append(f"config {data['config_path']} (secrets masked; the rest at defaults, see --json):")
+    for key in data["config_set"]:
+        lines.append(f"  {key}={data['config'][key]}")
+    return "\n".join(lines)

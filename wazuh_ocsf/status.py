@@ -97,7 +97,7 @@ def problems(data: dict, settings: Settings) -> tuple:
         warn.append(f"the spool is {spool['bytes'] * 100 // spool['cap_bytes']}% full")
     if spool and spool["dead_letter_records"]:
         warn.append(
-            f"{spool['dead_letter_records']} dead-letter records: see `wazuh-ocsf dead-letter list`, "
+            f"{spool['dead_letter_records']} dead-letter record(s): see `wazuh-ocsf dead-letter list`, "
             "fix the cause, then `wazuh-ocsf dead-letter replay`"
         )
     if spool and spool["dropped_events"]:
@@ -168,7 +168,8 @@ def render(data: dict) -> str:
         text += f": {failure.get('reason')}"
     lines.append(f"  last failure    {text}")
     if spool:
-        lines.append(f"  dead letters    {spool['dead_letter_records']} records")
+        count = spool["dead_letter_records"]
+        lines.append(f"  dead letters    {count} record{'s' * (count != 1)}")
         lines.append(
             f"  refused at cap  {spool['refused_events']} events (policy {spool['full_policy']}); "
             f"dropped {spool['dropped_events']} events in {spool['dropped_segments']} segments"

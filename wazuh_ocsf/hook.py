@@ -38,13 +38,13 @@ ERR_INSTALL = 14  # the installation is broken (no interpreter, package missing)
 
 EXIT_CODES = {
     OK: "the alert was spooled",
-    ERR_INTERNAL: "unexpected error (a bug); the alert is in the dead-letter directory",
+    ERR_INTERNAL: "unexpected error (a bug): see integrations.log; a mapper failure keeps the alert as a dead letter",
     ERR_BAD_ARGUMENTS: "bad arguments: no alert file",
-    ERR_FILE_NOT_FOUND: "the alert file does not exist or cannot be read",
+    ERR_FILE_NOT_FOUND: "the alert file does not exist or cannot be read; a dead letter records the attempt",
     ERR_INVALID_JSON: "the alert file is not a JSON object; kept in the dead-letter directory",
     ERR_UNMAPPABLE: "the alert cannot be mapped to OCSF; kept in the dead-letter directory",
-    ERR_CONFIG: "configuration or <options> error; the alert is in the dead-letter directory",
-    ERR_SPOOL_UNAVAILABLE: "the spool cannot be written (missing, not writable, disk full)",
+    ERR_CONFIG: "configuration or <options> error; the alert is kept in the dead-letter directory",
+    ERR_SPOOL_UNAVAILABLE: "the spool cannot be written (missing, not writable, disk full); dead letter if possible",
     ERR_SPOOL_FULL: "the spool is at its size cap; the alert was refused",
     ERR_INSTALL: "the installation is broken (interpreter or package missing)",
 }
@@ -121,7 +121,7 @@ class Log:
         self.debug_enabled = debug_enabled
 
     def write(self, level: str, message: str, *, also_stderr: bool = False) -> None:
-        text = " ".join(str(message).split("\n"))
+        text = " ".join(str(message).splitlines())
         line = f"{time.strftime('%Y %b %d %H:%M:%S')} wazuh-ocsf: {level}: {text}\n"
         data = line.encode("utf-8", "replace")
         try:

@@ -104,12 +104,12 @@ def text_list(value: object) -> list | None:
         return None
     # C-level checks instead of a Python loop: join() refuses anything but strings.
     try:
-        "".join(value)
+        joined = "".join(value)
     except TypeError:
         return None
     if "" in value:
         return None
-    if max(map(len, value)) > MAX_STRING:
+    if len(joined) > MAX_STRING and max(map(len, value)) > MAX_STRING:
         return [cut(item) for item in value]
     return value[:]  # a copy: the event shares nothing with the alert
 

@@ -97,32 +97,34 @@ def is_ip(value: str) -> bool:
     return is_ipv6(value) if ":" in value else is_ipv4(value)
 
 
-def _tree(fields: tuple) -> dict:
-    # {"data": {"srcip": ("data.srcip", 2), ...}, ...}: one walk skips whole missing subtrees.
-    tree = {}
+def _tree(fields: tuple) -> tuple:
+    # (leaves, children) per object: leaves = ((key, path, type_id), …) and children =
+    # ((key, subtree), …), so one walk skips whole missing subtrees. Order: FIELDS order.
+    nested: dict = {}
     for path, type_id in fields:
-        node = tree
+        node = nested
         for key in path[:-1]:
             node = node.setdefault(key, {})
         node[path[-1]] = (".".join(path), type_id)
-    return tree
+
+    def build(node: dict) -> tuple:
+        leaves = tuple((key, *spec) for key, spec in node.items() if type(spec) is tuple)
+        children = tuple((key, build(spec)) for key, spec in node.items() if type(spec) is dict)
+        return leaves, children
+
+    return build(nested)
 
 
 _TREE = _tree(FIELDS)
 
 
-def _collect(obj: dict, tree: dict, out: list) -> None:
-    for key, spec in tree.items():
-        value = obj.get(key)
-        if value is None:
-            continue
-        if type(spec) is dict:
-            if type(value) is dict:
-                _collect(value, spec, out)
-            continue
+def _collect(obj: dict, tree: tuple, out: list) -> None:
+    leaves, children = tree
+    get = obj.get
+    for key, name, type_id in leaves:
+        value = get(key)
         if type(value) is not str or not value:
             continue
-        name, type_id = spec
         if type_id == IP_ADDRESS:
             if not is_ip(value):
                 continue
@@ -131,6 +133,10 @@ def _collect(obj: dict, tree: dict, out: list) -> None:
         if len(value) > MAX_STRING:
             value = cut(value)
         out.append({"name": name, "type_id": type_id, "type": TYPE_NAMES[type_id], "value": value})
+    for key, subtree in children:
+        value = get(key)
+        if type(value) is dict:
+            _collect(value, subtree, out)
 
 
 def map_observables(alert: dict) -> list | None:

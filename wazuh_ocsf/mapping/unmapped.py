@@ -106,16 +106,20 @@ def _walk_used(obj: dict, prefix: str, used: set, parents: set, append) -> None:
         path = prefix + key
         if path in used:
             continue
-        if type(value) is dict:
+        kind = type(value)
+        if kind is str:
+            if value:
+                append((path, value))  # long ones are cut in map_unmapped
+        elif kind is dict:
             if value:
                 if path in parents:
                     _walk_used(value, path + ".", used, parents, append)
                 else:
                     _walk_fast(value, path + ".", append)
-            continue
-        value = _leaf(value)
-        if value is not None:
-            append((path, value))
+        else:
+            value = _leaf(value)
+            if value is not None:
+                append((path, value))
 
 
 def _unused(obj: dict, used: set) -> dict:

@@ -149,3 +149,13 @@ def test_split_complete_and_class_of_line():
     assert class_of_line(b'{"class_uid":2001,"x":1}') == 2001
     assert class_of_line(b'{"class_uid":20011}') is None
     assert class_of_line(b'{"class_uid": 2001}') is None
+
+
+
+def test_a_line_longer_than_a_parse_block_still_converts(monkeypatch):
+    monkeypatch.setattr(convert, "PARSE_BLOCK_BYTES", 4096)
+    events = [varied(event, i) for i, event in enumerate(corpus_events(2001))]
+    assert max(len(line) for line in lines_of(events)) > 4096
+    result = convert_block(b"".join(lines_of(events)))
+    assert result.bad == []
+    assert rows_to_events(result.tables[2001].to_pylist()) == [strip_nulls(e) for e in events]

@@ -19,19 +19,22 @@ one call; otherwise lines are sorted into classes first. The class read back is 
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
+from wazuh_ocsf.arrow_schema import schema_for, spool_read_schema
 from wazuh_ocsf.config import CLASS_NAMES
 from wazuh_ocsf.errors import ConversionError
 
 #: Latest ``time`` accepted (exclusive): 10000-01-01T00:00:00Z in epoch milliseconds.
 #: Later values cannot be written as a ``YYYYMMDD`` eventDay.
 MAX_TIME_MS = 253_402_300_800_000
+
+#: Bytes the JSON reader parses per task: far above any spool line (alerts ≤ 64 KiB).
+PARSE_BLOCK_BYTES = 4 * 1024 * 1024
 
 _CLASS_PATTERNS = {
     class_uid: (f'"class_uid":{class_uid},'.encode(), f'"class_uid":{class_uid}}}'.encode())
@@ -62,18 +65,9 @@ class Converted:
         return sum(table.num_rows for table in self.tables.values())
 
 
-def schema_for(class_uid: int) -> pa.Schema:
-    """The Arrow schema of the Parquet objects of a class (from :mod:`wazuh_ocsf.arrow_schema`)."""
-    from wazuh_ocsf import arrow_schema
-
-    return arrow_schema.schema_for(class_uid)
-
-
 def read_schema_for(class_uid: int) -> pa.Schema:
     """The schema the JSON reader reads spool lines with (``unmapped`` as a key/value list)."""
-    from wazuh_ocsf import arrow_schema
-
-    return arrow_schema.spool_read_schema(class_uid)
+    return spool_read_schema(class_uid)
 
 
 def split_complete(data: bytes) -> tuple[bytes, bytes]:
@@ -94,20 +88,19 @@ def convert_block(data: bytes, *, first_line: int = 1) -> Converted:
     """Convert complete spool lines (``data`` ends with ``\\n`` or is empty).
 
     ``first_line`` is the line number of the block's first line in its segment, so bad
-    lines are reported with their number in the segment. Blank lines are skipped.
+    lines are reported with their number in the segment. Blank lines are skipped. The rows
+    of each table are in line order.
     """
-    lines = data.count(b"\n")
-    if not lines:
+    if not data:
         return Converted()
-    for class_uid, (before_comma, before_brace) in _CLASS_PATTERNS.items():
-        if data.count(before_comma) + data.count(before_brace) == lines:
-            try:
-                table = read_lines(data, class_uid)
-            except _READ_ERRORS:
-                break
-            if table.num_rows == lines:
-                return Converted({class_uid: table})
-            break
+    # Fast path: the whole block as the class of its first line. If every row reads and is
+    # of that class, the block is done, whatever the other lines look like as bytes.
+    class_uid = class_of_line(data[: data.find(b"\n") + 1])
+    if class_uid is not None:
+        try:
+            return Converted({class_uid: read_lines(data, class_uid)})
+        except _READ_ERRORS:
+            pass
     return _convert_line_by_line(data, first_line)
 
 
@@ -159,14 +152,22 @@ def read_lines(data: bytes, class_uid: int) -> pa.Table:
     Raises pyarrow.ArrowInvalid when a line does not fit the schema and ConversionError when
     a row is not of ``class_uid``, has no ``time`` or one outside years 1970–9999.
     """
-    table = pj.read_json(
-        io.BytesIO(data),
-        # One parse block for the whole input: a block boundary inside a long line is an error.
-        read_options=pj.ReadOptions(use_threads=True, block_size=max(len(data) + 1, 1 << 16)),
-        parse_options=pj.ParseOptions(
-            explicit_schema=read_schema_for(class_uid), unexpected_field_behavior="error", newlines_in_values=False
-        ),
+    parse_options = pj.ParseOptions(
+        explicit_schema=read_schema_for(class_uid), unexpected_field_behavior="error", newlines_in_values=False
     )
+    # Blocks of PARSE_BLOCK_BYTES are parsed in parallel where pyarrow has threads; a line
+    # longer than a block cannot be, so such input is read again as one block.
+    block_size = PARSE_BLOCK_BYTES if len(data) > PARSE_BLOCK_BYTES else len(data) + 1
+    try:
+        table = pj.read_json(
+            pa.BufferReader(data), read_options=pj.ReadOptions(block_size=block_size), parse_options=parse_options
+        )
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc) or block_size > len(data):
+            raise
+        table = pj.read_json(
+            pa.BufferReader(data), read_options=pj.ReadOptions(block_size=len(data) + 1), parse_options=parse_options
+        )
     schema = schema_for(class_uid)
     columns = []
     for target in schema:

@@ -50,7 +50,8 @@ from wazuh_ocsf.spool import Spool
 log = logging.getLogger(__name__)
 
 #: Spool bytes converted at a time. Memory use is a small multiple of this, whatever the backlog.
-BLOCK_BYTES = 16 * 1024 * 1024
+#: A default segment (32 MiB) is one block, so it becomes one object per class and day.
+BLOCK_BYTES = 32 * 1024 * 1024
 OUTGOING = "outgoing"
 CRASH_ENV = "WAZUH_OCSF_CRASH_AT"
 CRASH_POINTS = ("parquet", "deliver", "release")
@@ -198,7 +199,7 @@ class _FlushJob:
             attempt = [s for s in pending if sink_id(s) not in self.failed_sinks]
             if pending and not attempt:
                 names = ", ".join(sink_id(s) for s in pending)
-                self._fail(segment, f"not attempted: {names} failed earlier in this flush")
+                self._fail(segment, f"not attempted: {names} failed earlier in this flush", level=logging.INFO)
                 return
             if manifest is not None and not pending and manifest.indexed:
                 self._release(segment, manifest)
@@ -231,8 +232,8 @@ class _FlushJob:
         finally:
             shutil.rmtree(outgoing, ignore_errors=True)
 
-    def _fail(self, segment, message: str) -> None:
-        log.error("segment %s kept in the spool: %s", segment.name, message)
+    def _fail(self, segment, message: str, level: int = logging.ERROR) -> None:
+        log.log(level, "segment %s kept in the spool: %s", segment.name, message)
         self.result.failures.append(f"{segment.name}: {message}")
         self.result.left += 1
 

@@ -60,6 +60,9 @@ def event_day(day_number: int) -> str:
 
 def sort_by_time(table: pa.Table) -> pa.Table:
     """The table ordered by ``time`` (stable: equal times keep their spool order)."""
+    times = table.column("time")
+    if table.num_rows < 2 or pc.all(pc.greater_equal(times.slice(1), times.slice(0, table.num_rows - 1))).as_py():
+        return table  # already in order: no copy
     return table.take(pc.sort_indices(table, sort_keys=[("time", "ascending")]))
 
 
@@ -102,13 +105,10 @@ class _PartFile:
         return self.sink.tell()
 
     def close(self) -> int:
+        # No fsync: these are staging files, rebuilt from the segment after a crash; sinks
+        # make their own copies durable.
         self.writer.close()
         self.sink.close()
-        fd = os.open(self.temp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         os.replace(self.temp, self.path)
         return self.path.stat().st_size
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 
 HELP = "seal the spool and deliver every spooled event as Parquet to the configured sinks"
 
@@ -25,22 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Flush; print a one-line summary; exit 1 when anything was left unsent."""
-    from wazuh_ocsf.config import load_settings
-    from wazuh_ocsf.privileges import become_spool_owner
-
-    settings = load_settings(path=args.config)
-    become_spool_owner(settings.spool_dir)  # before pyarrow starts threads or anything is written
-
     from wazuh_ocsf import flush_state, logfile
+    from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import SpoolBusyError, WazuhOcsfError
     from wazuh_ocsf.flusher import flush
+    from wazuh_ocsf.privileges import become_spool_owner
     from wazuh_ocsf.redact import secrets_of
     from wazuh_ocsf.sinks.registry import build_sinks
 
+    settings = load_settings(path=args.config)
+    sinks = build_sinks(settings, args.output_dir)  # imports every module the flush needs
+    # Started as root: become the spool's owner before anything is written. Everything is
+    # imported first, so the new user need not be able to read root's Python installation.
+    become_spool_owner(settings.spool_dir)
     logfile.configure(settings, "flush")
     secrets = secrets_of(settings)
     try:
-        result = flush(settings, build_sinks(settings, args.output_dir))
+        result = flush(settings, sinks)
     except SpoolBusyError:
         raise  # another flusher is at work: not an outcome of this pipeline
     except WazuhOcsfError as exc:
@@ -51,7 +51,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), sort_keys=True))
     else:
-        print(result.summary())
-        for failure in result.failures:
-            print(f"ERROR: {failure}", file=sys.stderr)
+        print(result.summary())  # each failure was logged (stderr and the log file) as it happened
     return 0 if result.ok else EXIT_LEFT_UNSENT

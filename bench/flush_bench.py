@@ -1,0 +1,250 @@
+"""Benchmark: the flusher against the seed guide's naive Lambda, events/s and peak memory.
+
+Builds a spool of N events (default 1,000,000) from templated spool lines of the test corpus
+(each alert mapped once, then copied with a unique finding uid and a time spread over a week),
+written straight into sealed segments of the default size. Then, each in its own child
+process with pyarrow limited to one CPU thread and one I/O thread:
+
+* the flusher flushes the whole spool to the local sink (``wazuh_ocsf.flusher.flush``);
+* the naive baseline does what the seed Lambda does on the first 100,000 events:
+  ``json.loads`` per line, ``pa.Table.from_pylist`` with an inferred schema, one ``write_table``.
+
+Prints events/s, the ratio (target ≥ 5×), peak RSS from the child's rusage (target ≤ 300 MB at
+1,000,000 events) and events/s per core against the goal of 100,000.
+
+    .venv/bin/python bench/flush_bench.py [--events N] [--baseline-events M] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+
+NODE = "bench-node"
+DAY_MS = 86_400_000
+START_MS = 1713744000000  # 2024-04-22T00:00:00Z
+TEMPLATE_MAX_BYTES = 8192  # leave out the corpus's 60 KiB outlier: it is not a typical alert
+TARGET_RATIO = 5.0
+TARGET_RSS_MB = 300
+GOAL_PER_CORE = 100_000
+
+
+def _env(workdir: Path) -> dict:
+    return {
+        "WAZUH_OCSF_CONFIG": str(workdir / "no-such.conf"),
+        "WAZUH_OCSF_WAZUH_HOME": str(workdir),
+        "WAZUH_OCSF_SPOOL_DIR": str(workdir / "spool"),
+        "WAZUH_OCSF_NODE_NAME": NODE,
+        "WAZUH_OCSF_SECURITY_FINDING_SOURCE": "wazuh",
+        "WAZUH_OCSF_REGION": "eu-west-1",
+        "WAZUH_OCSF_ACCOUNT_ID": "123456789012",
+        "WAZUH_OCSF_SEGMENT_MAX_AGE": "0",
+    }
+
+
+def templates() -> list:
+    """Spool lines of the corpus (class 2001) split around their finding uid and time."""
+    from flush_support import corpus_events
+
+    from wazuh_ocsf.spool_line import encode_event
+
+    parts = []
+    for event in corpus_events(2001):
+        line = encode_event(event)
+        if len(line) > TEMPLATE_MAX_BYTES:
+            continue
+        uid = json.dumps(event["finding"]["uid"]).encode()
+        time_field = b'"time":%d' % event["time"]
+        pieces = re.split(re.escape(uid) + b"|" + re.escape(time_field), line)
+        markers = re.findall(re.escape(uid) + b"|" + re.escape(time_field), line)
+        parts.append((pieces, [m == uid for m in markers]))
+    return parts
+
+
+def build_spool(workdir: Path, count: int, segment_bytes: int) -> tuple:
+    """Write ``count`` events as sealed segments; (bytes, segments, path of a baseline sample)."""
+    segments = workdir / "spool" / "segments"
+    segments.mkdir(parents=True)
+    parts = templates()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    total, sequence, buffer, size = 0, 0, [], 0
+
+    def seal() -> None:
+        nonlocal sequence, buffer, size
+        path = segments / f"{NODE}-{stamp}-{sequence:010d}.ndjson"
+        path.write_bytes(b"".join(buffer))
+        sequence, buffer, size = sequence + 1, [], 0
+
+    span = 7 * DAY_MS
+    for number in range(count):
+        pieces, is_uid = parts[number % len(parts)]
+        uid = b'"bench:%d"' % number
+        # A week of alerts in arrival order, out of order by up to a minute (agents interleave).
+        when = b'"time":%d' % (START_MS + number * span // count + (number * 2_654_435_761) % 60_000)
+        out = [pieces[0]]
+        for piece, uid_marker in zip(pieces[1:], is_uid):
+            out.append(uid if uid_marker else when)
+            out.append(piece)
+        line = b"".join(out)
+        if size + len(line) > segment_bytes and buffer:
+            seal()
+        buffer.append(line)
+        size += len(line)
+        total += len(line)
+    if buffer:
+        seal()
+    return total, sequence
+
+
+def child_flush(workdir: Path) -> None:
+    import pyarrow as pa
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    from wazuh_ocsf.config import load_settings
+    from wazuh_ocsf.flusher import flush
+    from wazuh_ocsf.sinks.local import LocalSink
+
+    settings = load_settings(environ=_env(workdir))
+    started, cpu = time.perf_counter(), time.process_time()
+    result = flush(settings, [LocalSink(settings, workdir / "lake")])
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "events": result.events,
+                "seconds": seconds,
+                "cpu": cpu,
+                "objects": result.objects,
+                "bytes": result.bytes,
+                "ok": result.ok,
+                "failures": result.failures[:3],
+            }
+        )
+    )
+
+
+def child_baseline(workdir: Path, count: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    paths = sorted((workdir / "spool" / "segments").glob("*.ndjson"))
+    started, cpu = time.perf_counter(), time.process_time()
+    rows = []
+    for path in paths:  # what the seed Lambda does with its batch
+        with open(path, "rb") as handle:
+            for line in handle:
+                rows.append(json.loads(line))
+                if len(rows) == count:
+                    break
+        if len(rows) == count:
+            break
+    table = pa.Table.from_pylist(rows)
+    pq.write_table(table, workdir / "baseline.parquet")
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "events": len(rows),
+                "seconds": seconds,
+                "cpu": cpu,
+                "bytes": (workdir / "baseline.parquet").stat().st_size,
+            }
+        )
+    )
+
+
+def run_child(args: list) -> tuple:
+    """Run this script as a child; (its JSON line, its peak RSS in MB, its wall seconds)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, cwd=REPO_ROOT)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    output = proc.stdout.read().decode()
+    proc.stdout.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"child {args[:2]} failed with status {status}:\n{output}")
+    return json.loads(output.strip().splitlines()[-1]), usage.ru_maxrss / 1024, wall
+
+
+def main(argv: list | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--baseline-events", type=int, default=100_000)
+    parser.add_argument("--segment-bytes", type=int, default=32 * 1024 * 1024, help="segment size (default 32 MiB)")
+    parser.add_argument("--workdir", help="where to build the spool (default: a temporary directory, removed)")
+    parser.add_argument("--child", choices=["flush", "baseline"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.child:
+        workdir = Path(args.workdir)
+        child_flush(workdir) if args.child == "flush" else child_baseline(workdir, args.baseline_events)
+        return 0
+
+    root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="flush-bench-"))
+    try:
+        flush_dir, base_dir = root / "flush", root / "baseline"
+        started = time.perf_counter()
+        spool_bytes, segments = build_spool(flush_dir, args.events, args.segment_bytes)
+        build_spool(base_dir, args.baseline_events, args.segment_bytes)
+        print(
+            f"spool: {args.events:,} events, {spool_bytes / 1e6:,.0f} MB in {segments} segments "
+            f"({spool_bytes / args.events:,.0f} B/event), built in {time.perf_counter() - started:.1f} s"
+        )
+
+        base, base_rss, _ = run_child(
+            ["--child", "baseline", "--workdir", str(base_dir), "--baseline-events", str(args.baseline_events)]
+        )
+        fast, fast_rss, fast_wall = run_child(["--child", "flush", "--workdir", str(flush_dir)])
+        if not fast["ok"] or fast["events"] != args.events:
+            print(f"FLUSH INCOMPLETE: {fast}")
+            return 1
+        # Rates per CPU second of the measured work (the machine may be shared); wall clock too.
+        base_rate, fast_rate = base["events"] / base["cpu"], fast["events"] / fast["cpu"]
+        ratio = fast_rate / base_rate
+        print(
+            f"baseline (json.loads + from_pylist + write_table): {base['events']:,} events, "
+            f"{base['cpu']:.1f} s CPU ({base['seconds']:.1f} s wall) = {base_rate:,.0f} events/s per core, "
+            f"peak RSS {base_rss:,.0f} MB"
+        )
+        print(
+            f"flusher (pyarrow JSON reader, explicit schema):   {fast['events']:,} events, "
+            f"{fast['cpu']:.1f} s CPU ({fast['seconds']:.1f} s wall, {fast_wall:.1f} s with start-up) = "
+            f"{fast_rate:,.0f} events/s per core, peak RSS {fast_rss:,.0f} MB; "
+            f"{fast['objects']} objects, {fast['bytes'] / 1e6:,.1f} MB Parquet"
+        )
+        rss_ok = fast_rss <= TARGET_RSS_MB
+        print(
+            f"ratio per event: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x): "
+            f"{'PASS' if ratio >= TARGET_RATIO else 'FAIL'}"
+        )
+        print(
+            f"peak RSS at {args.events:,} events: {fast_rss:,.0f} MB (target <= {TARGET_RSS_MB} MB"
+            f"{' at 1,000,000' if args.events != 1_000_000 else ''}): {'PASS' if rss_ok else 'FAIL'}"
+        )
+        print(
+            f"events/s per core: {fast_rate:,.0f} (goal {GOAL_PER_CORE:,}: {fast_rate / GOAL_PER_CORE:.0%} of it; "
+            f"{spool_bytes / fast['cpu'] / 1e6:,.0f} MB of spool per CPU second)"
+        )
+        return 0
+    finally:
+        if not args.workdir:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

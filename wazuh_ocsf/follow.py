@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 STATE = "follow.json"
 LOCK = "follow.lock"
-READ_BYTES = 256 * 1024  # one block per worker job: a few hundred alerts
+READ_BYTES = 1024 * 1024  # one block per worker job: a few hundred alerts
 
 
 class FollowStats:

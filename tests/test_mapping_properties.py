@@ -127,14 +127,18 @@ def test_every_event_converts_to_the_arrow_schema(alert: dict, class_uid: int) -
 @EXAMPLES
 @given(
     moment=st.datetimes(min_value=datetime.datetime(1, 1, 2), max_value=datetime.datetime(9999, 12, 30)),
-    offset_minutes=st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59),
+    offset_minutes=st.one_of(st.just(0), st.integers(min_value=-(23 * 60 + 59), max_value=23 * 60 + 59)),
     colon=st.booleans(),
+    digits=st.sampled_from([3, 6]),
 )
-def test_time_is_utc_epoch_milliseconds(moment: datetime.datetime, offset_minutes: int, colon: bool) -> None:
+def test_time_is_utc_epoch_milliseconds(
+    moment: datetime.datetime, offset_minutes: int, colon: bool, digits: int
+) -> None:
     sign = "-" if offset_minutes < 0 else "+"
     hours, minutes = divmod(abs(offset_minutes), 60)
-    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%f")
+    text = f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%S.%f")[: 16 + digits]
     text += f"{sign}{hours:02d}{':' if colon else ''}{minutes:02d}"
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)  # time is in ms, truncated
     aware = moment.replace(tzinfo=datetime.timezone(datetime.timedelta(minutes=offset_minutes)))
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
     expected = (aware - epoch) // datetime.timedelta(milliseconds=1)

@@ -19,6 +19,7 @@ _TIMESTAMP = re.compile(
     r"(?:[.,]([0-9]+))?"
     r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?\Z"
 )
+_WAZUH_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}\+0000")
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -40,6 +41,20 @@ def parse_timestamp(value: object) -> tuple:
     """
     if type(value) is not str:
         raise AlertError(f"timestamp is not a string (got {type(value).__name__})")
+    if len(value) == 28 and value[23] == "+" and value[24:] == "0000" and _WAZUH_UTC.match(value) is not None:
+        # What almost every alert holds (2024-04-22T14:20:46.976+0000): fixed positions.
+        year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
+        hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
+        if (
+            1 <= month <= 12
+            and 1 <= day <= _DAYS_IN_MONTH[month]
+            and (month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)))
+            and hour <= 23
+            and minute <= 59
+            and second <= 60
+        ):
+            seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+            return seconds * 1000 + int(value[20:23]), 0
     match = _TIMESTAMP.match(value)
     if match is None:
         raise AlertError(f"timestamp {value[:64]!r} is not an ISO 8601 date and time like 2024-04-22T14:20:46.976+0000")

@@ -11,6 +11,7 @@ order of lines and the saved positions stay simple.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -201,7 +202,11 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
     return BlockResult(out, uids, days, bad, filtered, end)
 
 
-def _worker_init(parent: int) -> None:
+def _worker_init(parent: int, close_fds: tuple) -> None:
+    # Inherited lock descriptors would keep the parent's flock alive in orphaned workers.
+    for fd in close_fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
     # The parent handles SIGINT/SIGTERM and shuts the workers down after its last block.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -235,11 +240,14 @@ class MappingPool:
 
     Use as a context manager. :meth:`submit` queues a block and returns a handle with
     ``result()``; at most ``2 × workers`` blocks are in flight, so memory stays bounded.
+    ``close_fds`` are closed in the workers (lock files: a worker orphaned by a SIGKILLed
+    parent must not keep its lock).
     """
 
-    def __init__(self, options: MapOptions, workers: int = 1) -> None:
+    def __init__(self, options: MapOptions, workers: int = 1, *, close_fds: tuple = ()) -> None:
         self.options = options
         self.workers = max(1, int(workers))
+        self.close_fds = tuple(close_fds)
         self._executor = None
         self.pending: deque = deque()
 
@@ -252,7 +260,7 @@ class MappingPool:
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context(method),
                 initializer=_worker_init,
-                initargs=(os.getpid(),),
+                initargs=(os.getpid(), self.close_fds),
             )
         return self
 

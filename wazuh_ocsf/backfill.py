@@ -287,7 +287,7 @@ def backfill(
             "or set WAZUH_OCSF_SPOOL_DIR"
         )
     alerts_dir = alerts_dir or alerts_dir_of(settings.wazuh_home)
-    with _Lock(spool):
+    with _Lock(spool) as lock:
         checkpoint = read_checkpoint(spool)
         since_text = iso(since)
         if until is None and checkpoint is not None and checkpoint["since"] == since_text:
@@ -311,7 +311,7 @@ def backfill(
             result.resumed_from = f"{start[0]}:{start[1]}"
             log.info("resuming the backfill at %s", result.resumed_from)
         job = _Job(settings, spool, alerts_dir, since, until, start, result, progress, batch_lines)
-        job.run(workers or settings.follow_workers)
+        job.run(workers or settings.follow_workers, close_fds=(lock.fd,))
         remove_checkpoint(spool)
     result.seconds = time.monotonic() - started
     log.info("%s", result.summary())
@@ -341,13 +341,13 @@ class _Job:
         )
         self.result.bad_lines += 1
 
-    def run(self, workers: int) -> None:
+    def run(self, workers: int, *, close_fds: tuple = ()) -> None:
         since_ms, until_ms = self.range_ms
         self.known = spooled_uids(self.spool, since_ms=since_ms, until_ms=until_ms)
         log.info("%d uids of the range are in the spool already", len(self.known))
         total = self.reader.total_bytes()
         options = MapOptions.from_settings(self.settings)
-        with MappingPool(options, workers) as pool:
+        with MappingPool(options, workers, close_fds=close_fds) as pool:
             lines, offsets, size = [], [], 0
             last = None
             for data, item, offset in self.reader:

@@ -209,7 +209,7 @@ class Follower:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 raise SpoolBusyError(f"another follower is running on this spool (it holds {lock_path})") from None
-            with MappingPool(self.options, self.workers) as pool:
+            with MappingPool(self.options, self.workers, close_fds=(lock,)) as pool:
                 self._pool = pool
                 try:
                     self._start()

@@ -79,10 +79,12 @@ class _Source:
 
     __slots__ = ("dev", "fd", "ino", "label", "live", "offset", "path")
 
-    def __init__(self, fd: int, path: str, label: str | None, offset: int, *, live: bool) -> None:
-        status = os.fstat(fd)
+    def __init__(self, fd: int, path: str, label: str | None, offset: int, *, live: bool, identity=None) -> None:
         self.fd, self.path, self.label, self.offset, self.live = fd, path, label, offset, live
-        self.dev, self.ino = status.st_dev, status.st_ino
+        if identity is None:
+            status = os.fstat(fd)
+            identity = (status.st_dev, status.st_ino)
+        self.dev, self.ino = identity
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -305,10 +307,8 @@ class Follower:
         except OSError as exc:
             log.error("cannot read %s: %s; run wazuh-ocsf backfill for its day", item.path, exc)
             return
-        fd = os.open(os.devnull, os.O_RDONLY)
-        source = _Source(fd, item.path, item.label, offset, live=False)
-        if item.dev is not None:
-            source.dev, source.ino = item.dev, item.ino
+        # Read through ``handle`` (it may be gzip); the source only carries identity and offset.
+        source = _Source(-1, item.path, item.label, offset, live=False, identity=(item.dev, item.ino))
         try:
             handle.seek(offset)
             tail = b""

@@ -23,18 +23,24 @@ STANDARDS = (
 )
 
 
+_STANDARDS = tuple((key, standard, standard + " ", "rule." + key) for key, standard in STANDARDS)
+
+
 def map_compliance(rule: dict, used: set) -> tuple:
     """``rule`` → ``(compliance, nist)``, each None when the rule has no such tags."""
     standards = []
     requirements = []
     nist = None
-    for key, standard in STANDARDS:
-        tags = text_list(rule.get(key))
+    for key, standard, prefix, path in _STANDARDS:
+        tags = rule.get(key)
         if tags is None:
             continue
-        used.add("rule." + key)
+        tags = text_list(tags)
+        if tags is None:
+            continue
+        used.add(path)
         standards.append(standard)
-        requirements.extend(map((standard + " ").__add__, tags))
+        requirements += [prefix + tag for tag in tags]
         if key == "nist_800_53":
             nist = tags
     if not standards:

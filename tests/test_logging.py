@@ -59,42 +59,41 @@ def test_flush_log_lines_hold_no_secret(tmp_path, lake, provider):
         assert secret not in failed.stdout + failed.stderr
 
 
-def test_any_record_holding_a_secret_is_masked(tmp_path):
+@pytest.fixture
+def isolated_logging():
+    """Undo what ``logfile.configure`` does to the process's loggers, so later tests see none of it."""
+    root, ours = logging.getLogger(), logging.getLogger("wazuh_ocsf")
+    before = list(root.handlers), root.level, ours.level
+    yield
+    for handler in root.handlers:
+        if handler not in before[0]:
+            handler.close()
+    root.handlers[:], root.level = before[0], before[1]
+    ours.setLevel(before[2])
+
+
+def test_any_record_holding_a_secret_is_masked(tmp_path, isolated_logging):
     (tmp_path / "logs").mkdir()
     settings = load_settings(environ=settings_env(tmp_path, external_id="ext-0123456789"))
-    root = logging.getLogger()
-    before = list(root.handlers), root.level
-    try:
-        path = logfile.configure(settings, "test")
-        logging.getLogger("wazuh_ocsf.something").info("assuming with ExternalId=ext-0123456789 now")
-        logging.getLogger("botocore.credentials").info("third-party INFO is not logged")
-        logging.getLogger("botocore.endpoint").warning("third-party warning ext-0123456789")
-    finally:
-        for handler in root.handlers:
-            if handler not in before[0]:
-                handler.close()
-        root.handlers[:], root.level = before
+    path = logfile.configure(settings, "test")
+    logging.getLogger("wazuh_ocsf.something").info("assuming with ExternalId=ext-0123456789 now")
+    logging.getLogger("botocore.credentials").info("third-party INFO is not logged")
+    logging.getLogger("botocore.endpoint").warning("third-party warning ext-0123456789")
     lines = [line.split(": ", 1)[1] for line in Path(path).read_text().splitlines()]
     assert lines == ["INFO: assuming with ExternalId=**** now", "WARNING: third-party warning ****"]
 
 
-def test_the_log_file_rotates(tmp_path, monkeypatch):
+def test_the_log_file_rotates(tmp_path, monkeypatch, isolated_logging):
     (tmp_path / "logs").mkdir()
     monkeypatch.setattr(logfile, "MAX_BYTES", 2000)
     settings = load_settings(environ=settings_env(tmp_path))
-    root = logging.getLogger()
-    before = list(root.handlers), root.level
-    try:
-        path = logfile.configure(settings, "test")
-        handlers = [h for h in root.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
-        assert [h.backupCount for h in handlers] == [logfile.BACKUP_COUNT]
-        for number in range(400):
-            logging.getLogger("wazuh_ocsf.flusher").info("flushed segment %d of many", number)
-    finally:
-        for handler in root.handlers:
-            if handler not in before[0]:
-                handler.close()
-        root.handlers[:], root.level = before
+    path = logfile.configure(settings, "test")
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
+    assert [h.backupCount for h in handlers] == [logfile.BACKUP_COUNT]
+    for number in range(400):
+        logging.getLogger("wazuh_ocsf.flusher").info("flushed segment %d of many", number)
+    for handler in handlers:
+        handler.close()
     assert path == str(tmp_path / "logs" / "wazuh-ocsf.log")
     assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
         "wazuh-ocsf.log", *[f"wazuh-ocsf.log.{n}" for n in range(1, logfile.BACKUP_COUNT + 1)]

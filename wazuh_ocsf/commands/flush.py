@@ -33,12 +33,19 @@ def run(args: argparse.Namespace) -> int:
     from wazuh_ocsf.sinks.registry import build_sinks
 
     settings = load_settings(path=args.config)
-    sinks = build_sinks(settings, args.output_dir)  # imports every module the flush needs
+    secrets = secrets_of(settings)
+    try:
+        sinks = build_sinks(settings, args.output_dir)  # imports every module the flush needs
+    except WazuhOcsfError as exc:
+        # A flush that cannot even start (no destination, a sink that cannot be set up) is
+        # still a failed flush: status must show it.
+        become_spool_owner(settings.spool_dir)
+        flush_state.record_failure(settings.spool_dir, str(exc), secrets=secrets)
+        raise
     # Started as root: become the spool's owner before anything is written. Everything is
     # imported first, so the new user need not be able to read root's Python installation.
     become_spool_owner(settings.spool_dir)
     logfile.configure(settings, "flush")
-    secrets = secrets_of(settings)
     try:
         result = flush(settings, sinks)
     except SpoolBusyError:

@@ -38,6 +38,7 @@ from wazuh_ocsf import dead_letter
 from wazuh_ocsf.alert_pipeline import MapOptions, MappingPool
 from wazuh_ocsf.alerts_reader import AlertsReader, alerts_dir_of
 from wazuh_ocsf.config import Settings
+from wazuh_ocsf.durable import write_json_atomic
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError
 from wazuh_ocsf.spool import Spool
 
@@ -144,15 +145,9 @@ def read_checkpoint(spool: Spool) -> dict | None:
 def write_checkpoint(spool: Spool, data: dict) -> None:
     """Write the checkpoint durably: temp file in the same directory, fsync, rename."""
     path = checkpoint_path(spool)
-    temp = f"{path}.tmp-{os.getpid()}"
     try:
         os.makedirs(spool.state_dir, 0o750, exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        write_json_atomic(path, data)
     except OSError as exc:
         raise SpoolError(f"cannot write the backfill checkpoint {path}: {exc.strerror or exc}") from None
 

@@ -7,10 +7,10 @@ text is written under a temporary name in the same directory, then renamed over 
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from wazuh_ocsf.config import SETTINGS_BY_ATTR
+from wazuh_ocsf.durable import atomic_write
 from wazuh_ocsf.errors import ConfigError
 
 
@@ -57,20 +57,13 @@ def update_settings(path: str, values: dict) -> list:
                 lines[-1] += "\n"
             lines.append(entry)
         written.append(entry.strip())
-    temp = f"{path}.tmp-{os.getpid()}"
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640 if st is None else st.st_mode & 0o7777)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with atomic_write(path, mode=0o640 if st is None else st.st_mode & 0o7777) as handle:
             handle.write("".join(lines))
-            handle.flush()
-            os.fsync(handle.fileno())
-        if st is not None:
-            os.chmod(temp, st.st_mode & 0o7777)
-            if os.geteuid() == 0:
-                os.chown(temp, st.st_uid, st.st_gid)
-        os.replace(temp, path)
+            if st is not None:
+                os.fchmod(handle.fileno(), st.st_mode & 0o7777)
+                if os.geteuid() == 0:
+                    os.fchown(handle.fileno(), st.st_uid, st.st_gid)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
         raise ConfigError(path, f"cannot write the config file: {exc.strerror or exc}") from None
     return written

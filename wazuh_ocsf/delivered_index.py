@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wazuh_ocsf.durable import atomic_write
 from wazuh_ocsf.errors import SpoolError
 
 DIRECTORY = "delivered"
@@ -53,18 +54,11 @@ class DeliveredIndex:
             array = array.take(pc.sort_indices(array))
             directory = self.root / day
             path = directory / f"{segment_name}.parquet"
-            temp = directory / f".{path.name}.tmp"
             try:
                 directory.mkdir(parents=True, exist_ok=True)
-                pq.write_table(pa.table([array], schema=_SCHEMA), temp, compression="zstd")
-                fd = os.open(temp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(temp, path)
+                with atomic_write(path, binary=True) as handle:
+                    pq.write_table(pa.table([array], schema=_SCHEMA), handle, compression="zstd")
             except OSError as exc:
-                temp.unlink(missing_ok=True)
                 raise SpoolError(f"cannot record delivered uids in {path}: {exc.strerror or exc}") from None
             self._cache.pop(day, None)
             self._sets.pop(day, None)

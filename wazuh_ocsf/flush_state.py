@@ -15,12 +15,12 @@ and the last failure are both kept. Reasons are redacted (:mod:`wazuh_ocsf.redac
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import time
 
+from wazuh_ocsf.durable import write_json_atomic
 from wazuh_ocsf.spool import STATE
 
 log = logging.getLogger(__name__)
@@ -52,19 +52,11 @@ def _save(spool_dir: str, update: dict) -> None:
     path = path_of(spool_dir)
     data = load(spool_dir)
     data.update(update)
-    temp = f"{path}.tmp-{os.getpid()}"
     try:
         os.makedirs(os.path.dirname(path), 0o750, exist_ok=True)
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
+        write_json_atomic(path, data)
     except OSError as exc:
         log.warning("cannot record the flush outcome in %s: %s", path, exc.strerror or exc)
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
 
 
 def record_result(spool_dir: str, result, *, secrets=(), now: float | None = None) -> None:

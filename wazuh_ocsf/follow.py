@@ -32,6 +32,7 @@ documented window).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -45,6 +46,7 @@ from wazuh_ocsf import dead_letter
 from wazuh_ocsf.alert_pipeline import MapOptions, MappingPool, map_block
 from wazuh_ocsf.alerts_reader import LIVE_NAME, AlertsFile, archive_files, wazuh5_hint
 from wazuh_ocsf.config import Settings
+from wazuh_ocsf.durable import fsync_path, write_json_atomic
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError
 from wazuh_ocsf.spool import Spool
 
@@ -160,15 +162,8 @@ class Follower:
         }
         if pending_end is not None:
             state["pending_end"] = pending_end
-        temp = f"{self.state_path}.tmp"
         try:
-            with open(temp, "w", encoding="utf-8") as handle:
-                json.dump(state, handle, sort_keys=True)
-                handle.write("\n")
-                if sync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            os.replace(temp, self.state_path)
+            write_json_atomic(self.state_path, state, fsync=sync)
         except OSError as exc:
             raise SpoolError(f"cannot write the follow state {self.state_path}: {exc.strerror or exc}") from None
 
@@ -181,15 +176,9 @@ class Follower:
         if not force and policy != "append" and now - self._synced_at < self.sync_interval:
             return
         for path in self._unsynced:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                # Sealed meanwhile (a rename, already forced by the sealer) or delivered.
-                continue
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            # Gone: sealed meanwhile (a rename, already forced by the sealer) or delivered.
+            with contextlib.suppress(FileNotFoundError):
+                fsync_path(path)
         self._unsynced.clear()
         self._write_state(self._source, self._source.offset, sync=True)
         self._synced_at = now
@@ -374,12 +363,7 @@ class Follower:
         # The offset moves past the batch, in whichever file it was.
         state["offset"] = end
         state.pop("pending_end", None)
-        temp = f"{self.state_path}.tmp"
-        with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, self.state_path)
+        write_json_atomic(self.state_path, state)
 
     def _loop(self) -> None:
         tail = b""

@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from wazuh_ocsf.durable import atomic_write
 from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.parquet_writer import PartPlan
 
@@ -111,16 +112,10 @@ def save(spool_dir: str | os.PathLike, manifest: Manifest) -> Path:
     """Write the manifest durably (temp file, fsync, rename, fsync of the directory)."""
     path = manifest_path(spool_dir, manifest.segment)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
     try:
-        with open(temp, "w", encoding="utf-8") as handle:
+        with atomic_write(path, sync_dir=True) as handle:
             handle.write(manifest.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-        fsync_directory(path.parent)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise SpoolError(f"cannot write the manifest {path}: {exc.strerror or exc}") from None
     return path
 
@@ -136,12 +131,3 @@ def segment_names(spool_dir: str | os.PathLike) -> list:
     if not directory.is_dir():
         return []
     return sorted(path.name[: -len(".json")] for path in directory.glob("*.json") if not path.name.startswith("."))
-
-
-def fsync_directory(directory: str | os.PathLike) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

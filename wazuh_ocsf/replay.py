@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from wazuh_ocsf import dead_letter
+from wazuh_ocsf.durable import append_durably
 from wazuh_ocsf.errors import AlertError, SpoolBusyError, SpoolError
 from wazuh_ocsf.spool import Spool
 
@@ -157,13 +158,7 @@ def _original_name(private: str) -> str:
 
 def _append_records(path: str, records: list) -> None:
     """Append whole records (one ``os.write`` each, like ``dead_letter.record``) and force them to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    try:
-        for item in records:
-            os.write(fd, _encode(item))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_durably(path, [_encode(item) for item in records])
 
 
 def _encode(item: dict) -> bytes:
@@ -272,10 +267,5 @@ def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool,
         with open(private, "rb") as handle:
             handle.seek(size)
             late = handle.read()
-        fd = os.open(original, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        try:
-            os.write(fd, late)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        append_durably(original, [late])
     os.unlink(private)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from wazuh_ocsf.config import Settings
+from wazuh_ocsf.durable import fsync_path, replace_durably, temp_path
 from wazuh_ocsf.errors import SinkError
 from wazuh_ocsf.sinks.base import ParquetObject, Sink, object_key
 
@@ -39,27 +40,18 @@ class LocalSink(Sink):
         directories = set()
         for obj, key in zip(objects, keys):
             destination = self.root / key
-            temp = destination.with_name(f".{destination.name}.{os.getpid()}.tmp")
+            temp = temp_path(destination)
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(obj.path, temp)
-                fd = os.open(temp, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(temp, destination)
+                replace_durably(temp, destination)
             except OSError as exc:
                 with contextlib.suppress(OSError):
-                    temp.unlink(missing_ok=True)
+                    os.unlink(temp)
                 raise SinkError(f"Failed to write {obj.name} to {destination}: {exc.strerror or exc}") from None
             directories.add(destination.parent)
         for directory in directories:
             try:
-                fd = os.open(directory, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+                fsync_path(directory)
             except OSError as exc:
                 raise SinkError(f"Failed to make the writes in {directory} durable: {exc.strerror or exc}") from None

@@ -1,0 +1,103 @@
+"""Durable file writes: a temporary name in the same directory, forced to disk, then renamed.
+
+A reader sees the old file or the whole new one, never a part; after a crash at most a hidden
+temporary file (``.<name>.<pid>.tmp``, skipped by dataset readers) is left, and it is removed
+when the write fails. Every function raises OSError; callers turn it into their own error.
+
+Not for the hook's path (``spool``, ``dead_letter``, ``hook``): those keep their own few lines
+so that they import nothing more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+
+def temp_path(path: str | os.PathLike) -> str:
+    """The temporary name :func:`atomic_write` uses for ``path``: hidden, same directory, per process."""
+    directory, name = os.path.split(os.fspath(path))
+    return os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Force a file, or a directory's entries (a rename in it), to disk."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(temp: str | os.PathLike, path: str | os.PathLike, *, sync_dir: bool = False) -> None:
+    """Force the written ``temp`` to disk and rename it over ``path``; ``temp`` is removed on failure.
+
+    With ``sync_dir`` the directory is forced too, so that the rename itself survives a power loss.
+    """
+    with _removed_on_failure(temp):
+        fsync_path(temp)
+        _rename(temp, path, sync_dir)
+
+
+@contextlib.contextmanager
+def atomic_write(
+    path: str | os.PathLike,
+    *,
+    binary: bool = False,
+    mode: int = 0o666,
+    fsync: bool = True,
+    sync_dir: bool = False,
+) -> Iterator[IO]:
+    """Open a temporary file for ``path``; when the block ends, force it to disk and rename it over ``path``.
+
+    ``mode`` is the new file's creation mode (the umask applies, as with :func:`open`); the block
+    may ``os.fchmod``/``os.fchown`` the handle's file to set it exactly. ``fsync=False`` skips the
+    forcing (the rename stays atomic, only not durable); ``sync_dir`` also forces the directory.
+    If the block or the write fails, the temporary file is removed and the error goes on.
+    """
+    temp = temp_path(path)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    with _removed_on_failure(temp):
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+        _rename(temp, path, sync_dir)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(temp: str | os.PathLike) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _rename(temp: str | os.PathLike, path: str | os.PathLike, sync_dir: bool) -> None:
+    os.replace(temp, path)
+    if sync_dir:
+        fsync_path(os.path.dirname(os.path.abspath(path)))
+
+
+def write_json_atomic(path: str | os.PathLike, data, *, fsync: bool = True) -> None:
+    """Write ``data`` as one JSON line (sorted keys) with :func:`atomic_write`."""
+    with atomic_write(path, fsync=fsync) as handle:
+        json.dump(data, handle, sort_keys=True)
+        handle.write("\n")
+
+
+def append_durably(path: str | os.PathLike, chunks: Iterable[bytes], *, mode: int = 0o640) -> None:
+    """Append each chunk with one ``os.write`` (whole records, as concurrent appenders expect), then fsync."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, mode)
+    try:
+        for chunk in chunks:
+            os.write(fd, chunk)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -105,8 +105,3 @@ def test_check_edit_tolerates_lenient_blocks_it_did_not_touch():
 def test_scan_names_the_line_of_a_broken_file():
     with pytest.raises(OssecConfError, match=r"line 2: <global> is never closed"):
         ossec_conf.scan("<ossec_config>\n  <global>\n")
-
-
-def test_allowed_tags_are_the_ones_doctor_checks():
-    doctor_side = pytest.importorskip("wazuh_ocsf.ossec_conf", reason="wazuh-ocsf doctor's ossec.conf reader not there")
-    assert tuple(doctor_side.ALLOWED_TAGS) == ossec_conf.ALLOWED_TAGS

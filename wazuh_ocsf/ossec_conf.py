@@ -5,7 +5,8 @@ values Wazuh's own parser takes verbatim, ``&`` included), so it is scanned, nev
 XML: comments are blanked out (offsets and line numbers kept), then every ``<integration>``
 element and its child tags are read with their line numbers. Nothing here writes the file.
 
-The installer edits the block; it may reuse :data:`ALLOWED_TAGS` and :func:`integration_blocks`.
+The installer (``installer/wazuh_ocsf_installer/ossec_conf.py``) edits the block with its own
+offset-exact scanner, and takes :data:`ALLOWED_TAGS` and :data:`INTEGRATION_NAME` from here.
 """
 
 from __future__ import annotations

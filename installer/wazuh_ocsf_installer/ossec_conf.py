@@ -21,25 +21,9 @@ import re
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
-from wazuh_ocsf_installer import INTEGRATION_NAME
+# The tags integratord accepts and our block's name: one list, shared with ``wazuh-ocsf doctor``.
+from wazuh_ocsf.ossec_conf import ALLOWED_TAGS, INTEGRATION_NAME
 from wazuh_ocsf_installer.errors import OssecConfError
-
-#: The only tags integratord accepts inside ``<integration>`` (Wazuh 4.x, src/config/integrator-config.c);
-#: any other tag stops the manager. ``wazuh-ocsf doctor`` checks against the same list (a test keeps them equal).
-ALLOWED_TAGS = (
-    "name",
-    "hook_url",
-    "api_key",
-    "level",
-    "rule_id",
-    "group",
-    "event_location",
-    "alert_format",
-    "options",
-    "max_log",
-    "timeout",
-    "retries",
-)
 
 #: The comment that opens the root block the installer appends. XML comments cannot hold "--".
 MARKER = (

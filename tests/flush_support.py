@@ -97,22 +97,3 @@ def tree_uids(output_dir: Path) -> list:
 def dumps(event: dict) -> str:
     """Compact JSON of an event, for messages."""
     return json.dumps(event, separators=(",", ":"))[:200]
-
-
-def strip_nulls(value: object) -> object:
-    """``value`` without the None members of its dicts, recursively (how Arrow gives absent fields back)."""
-    if isinstance(value, dict):
-        return {key: strip_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [strip_nulls(item) for item in value]
-    return value
-
-
-def rows_to_events(rows: list) -> list:
-    """``Table.to_pylist()`` rows → OCSF events (nulls removed, ``unmapped`` back to a dict)."""
-    events = []
-    for row in rows:
-        if row.get("unmapped") is not None:
-            row["unmapped"] = dict(row["unmapped"])
-        events.append(strip_nulls(row))
-    return events

@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.spool import Spool, split_lines
 
 
 def settings_for(spool_dir: Path, **values):
@@ -40,6 +40,17 @@ def line(number: int, size: int = 0) -> bytes:
 
 def segment_files(spool_dir: Path) -> list:
     return sorted(p.name for p in (spool_dir / "segments").iterdir())
+
+
+def read_all(spool: Spool) -> list:
+    """Seal, then every line of every sealed segment, oldest first (no torn tail allowed)."""
+    spool.seal_active()
+    lines = []
+    for segment in spool.sealed_segments():
+        complete, tail = split_lines(Path(segment.path).read_bytes())
+        assert tail == b""
+        lines.extend(complete.splitlines(keepends=True))
+    return lines
 
 
 NOBODY = 65534

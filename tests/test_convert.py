@@ -4,7 +4,8 @@ import json
 
 import pyarrow as pa
 import pytest
-from flush_support import corpus_events, rows_to_events, strip_nulls, varied
+from flush_support import corpus_events, varied
+from ocsf_events import rows_to_events, strip_nulls
 
 from wazuh_ocsf import convert
 from wazuh_ocsf.arrow_schema import schema_for

@@ -23,6 +23,7 @@ from flush_support import (
     uid_of,
     varied,
 )
+from ops_support import cli
 
 from wazuh_ocsf import dead_letter
 from wazuh_ocsf import manifest as manifests
@@ -92,14 +93,7 @@ def run_cli(tmp_path: Path, *args: str, env: dict | None = None, **extra: str) -
     environ = dict(os.environ)
     environ.update(settings_env(tmp_path, **{"segment_max_bytes": SEGMENT, **extra}))
     environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "wazuh_ocsf.cli", *args],
-        cwd=REPO_ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return cli(*args, env=environ)
 
 
 def assert_spool_drained(settings) -> None:

@@ -13,23 +13,12 @@ from pathlib import Path
 
 import pytest
 import spool_support as support
-from spool_support import line, make_spool, segment_files, settings_for
+from spool_support import line, make_spool, read_all, segment_files, settings_for
 
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError, SpoolFullError
 from wazuh_ocsf.spool import Segment, Spool, node_token, split_lines
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def read_all(spool: Spool) -> list:
-    """Seal, then every line of every sealed segment, oldest first."""
-    spool.seal_active()
-    lines = []
-    for segment in spool.sealed_segments():
-        complete, tail = split_lines(Path(segment.path).read_bytes())
-        assert tail == b""
-        lines.extend(complete.splitlines(keepends=True))
-    return lines
 
 
 def test_append_then_seal_gives_the_lines_in_order(tmp_path):

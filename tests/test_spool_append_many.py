@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from spool_support import line, make_spool
+from spool_support import line, make_spool, read_all
 
 from wazuh_ocsf.errors import SpoolBusyError, SpoolFullError
-from wazuh_ocsf.spool import Spool, split_lines
-
-
-def all_lines(spool: Spool) -> list:
-    spool.seal_active()
-    lines = []
-    for segment in spool.sealed_segments():
-        complete, tail = split_lines(Path(segment.path).read_bytes())
-        assert tail == b""
-        lines.extend(complete.splitlines(keepends=True))
-    return lines
 
 
 def test_batch_keeps_order_and_rotates_by_size(tmp_path):
@@ -30,7 +18,7 @@ def test_batch_keeps_order_and_rotates_by_size(tmp_path):
     assert len(written) >= 4  # about 10 lines of 100 bytes per 1 KiB segment
     sizes = [s.size for s in spool.sealed_segments()] + [spool.active_segment().size]
     assert max(sizes) <= 1024
-    assert all_lines(spool) == [line(0, 100), *lines]
+    assert read_all(spool) == [line(0, 100), *lines]
 
 
 def test_a_torn_line_left_by_a_killed_writer_stays_one_bad_line(tmp_path):
@@ -39,7 +27,7 @@ def test_a_torn_line_left_by_a_killed_writer_stays_one_bad_line(tmp_path):
     with open(path, "ab") as handle:
         handle.write(b'{"class_uid":2001,"n":')  # a hook killed mid-write
     spool.append_many([line(2), line(3)])
-    assert all_lines(spool) == [line(1), b'{"class_uid":2001,"n":\n', line(2), line(3)]
+    assert read_all(spool) == [line(1), b'{"class_uid":2001,"n":\n', line(2), line(3)]
 
 
 def test_the_cap_is_checked_for_the_whole_batch(tmp_path):
@@ -47,7 +35,7 @@ def test_the_cap_is_checked_for_the_whole_batch(tmp_path):
     spool.append_many([line(n, 100) for n in range(5)])
     with pytest.raises(SpoolFullError, match="is full"):
         spool.append_many([line(n, 100) for n in range(5, 11)])
-    assert len(all_lines(spool)) == 5  # nothing of the refused batch was written
+    assert len(read_all(spool)) == 5  # nothing of the refused batch was written
 
 
 def test_drop_oldest_makes_room_for_the_batch(tmp_path):
@@ -55,7 +43,7 @@ def test_drop_oldest_makes_room_for_the_batch(tmp_path):
                        spool_full_policy="drop-oldest")
     spool.append_many([line(n, 100) for n in range(9)])
     spool.append_many([line(n, 100) for n in range(9, 13)])
-    kept = all_lines(spool)
+    kept = read_all(spool)
     assert kept[-4:] == [line(n, 100) for n in range(9, 13)]
     assert sum(len(x) for x in kept) <= 1024
 

@@ -46,6 +46,7 @@ from wazuh_ocsf.manifest import Manifest, ObjectEntry
 from wazuh_ocsf.parquet_writer import day_slices, sort_by_time, write_day
 from wazuh_ocsf.sinks.base import Sink
 from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.status import human_size
 
 log = logging.getLogger(__name__)
 
@@ -86,22 +87,13 @@ class FlushResult:
         """One line for people."""
         line = (
             f"flushed {self.segments} segment{'s' * (self.segments != 1)}: {self.events} events in "
-            f"{self.objects} object{'s' * (self.objects != 1)} ({_human(self.bytes)}) in {self.seconds:.1f} s"
+            f"{self.objects} object{'s' * (self.objects != 1)} ({human_size(self.bytes)}) in {self.seconds:.1f} s"
         )
         if self.dead_lettered:
             line += f"; {self.dead_lettered} bad lines dead-lettered"
         if self.left:
             line += f"; {self.left} segment{'s' * (self.left != 1)} left unsent ({len(self.failures)} failures)"
         return line
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
 
 
 def sink_id(sink: Sink) -> str:

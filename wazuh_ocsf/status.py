@@ -125,7 +125,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 86400}d{seconds % 86400 // 3600:02d}h"
 
 
-def _size(size: int) -> str:
+def human_size(size: int) -> str:
+    """A byte count for people: ``512 B``, ``1.5 KiB``, ``3.2 GiB``."""
     value = float(size)
     for unit in ("B", "KiB", "MiB", "GiB"):
         if value < 1024 or unit == "GiB":
@@ -151,8 +152,8 @@ def render(data: dict) -> str:
         segments = spool["sealed_segments"] + (1 if spool["active_segment"] else 0)
         lines.append(
             f"  backlog         {spool['events']} events in {segments} segment{'s' * (segments != 1)}, "
-            f"{_size(spool['bytes'])} "
-            f"({spool['bytes'] * 100 // max(1, spool['cap_bytes'])}% of the {_size(spool['cap_bytes'])} cap){oldest}"
+            f"{human_size(spool['bytes'])} ({spool['bytes'] * 100 // max(1, spool['cap_bytes'])}% "
+            f"of the {human_size(spool['cap_bytes'])} cap){oldest}"
         )
         lines.append(f"  spool           {spool['directory']} (node {spool['node']})")
     else:

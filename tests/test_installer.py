@@ -596,6 +596,294 @@ def test_uninstall_purge_refuses_to_delete_unsent_events(installed, tmp_path):
     assert not (root / HOME.lstrip("/") / "wazuh-ocsf").exists()
 
 
+# -- modes: the ossec.conf hook or the follow service ------------------------------------------
+
+FOLLOW_UNIT = "etc/systemd/system/wazuh-ocsf-follow.service"
+FOLLOW_WANTS = "etc/systemd/system/multi-user.target.wants/wazuh-ocsf-follow.service"
+
+
+def expected_follow_unit(writable: str = f"{HOME}/wazuh-ocsf") -> str:
+    from wazuh_ocsf_installer.schedule import MARKER
+
+    return f"""{MARKER}
+[Unit]
+Description=wazuh-ocsf follow: spool every Wazuh alert for Amazon Security Lake
+After=wazuh-manager.service
+Wants=wazuh-manager.service
+
+[Service]
+Type=simple
+User={USER}
+Group={GROUP}
+EnvironmentFile={HOME}/etc/wazuh-ocsf.conf
+Environment=WAZUH_OCSF_CONFIG={HOME}/etc/wazuh-ocsf.conf
+ExecStart={HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf follow
+KillMode=mixed
+KillSignal=SIGTERM
+TimeoutStopSec=60
+Restart=always
+RestartSec=5
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+ReadWritePaths={writable}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def test_switch_to_follow_and_back_to_hook(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    _, original, _ = installed
+    home = root / HOME.lstrip("/")
+    conf_path, config_path = home / "etc/ossec.conf", home / "etc/wazuh-ocsf.conf"
+    hook_conf = conf_path.read_bytes()
+    config_before = config_path.read_text()
+    flush_units = {p: (root / p).read_bytes() for p in ("etc/systemd/system/wazuh-ocsf-flush.service",
+                                                        "etc/systemd/system/wazuh-ocsf-flush.timer")}  # fmt: skip
+
+    result = run_installer(root, "--mode", "follow")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (root / FOLLOW_UNIT).read_text() == expected_follow_unit()
+    assert owner_mode(root / FOLLOW_UNIT) == (0, 0, 0o644)
+    assert os.readlink(root / FOLLOW_WANTS) == "/" + FOLLOW_UNIT  # enabled, as systemctl --root would
+    assert os.access(home / "wazuh-ocsf/venv/bin/wazuh-ocsf", os.X_OK)  # what ExecStart runs
+    assert conf_path.read_bytes() == original  # our block gone, every other byte as before the install
+    assert owner_mode(conf_path) == (0 if IS_ROOT else os.getuid(), GID, 0o660)
+    backups = sorted((home / "etc").glob("ossec.conf.wazuh-ocsf-*.bak"))
+    assert len(backups) == 2 and hook_conf in [b.read_bytes() for b in backups]
+    assert config_path.read_text() == config_before + (
+        "WAZUH_OCSF_FOLLOW_LEVEL=3\nWAZUH_OCSF_FOLLOW_GROUP=authentication_failed,syscheck\n"
+    )
+    assert {p: (root / p).read_bytes() for p in flush_units} == flush_units  # follow spools; the flusher delivers
+    out = " ".join(result.stdout.split())
+    assert "switch hook -> follow (the follow service replaces the ossec.conf block)" in out
+    assert "integratord and the follower both start at the end of alerts.json" in out
+    assert re.search(r"Next: .*wazuh-ocsf backfill --since \d{4}-\d\d-\d\dT\d\d:\d\d$", result.stdout, re.M)
+    assert "systemctl" not in out.replace("on a running target system: systemctl daemon-reload && systemctl start", "")
+
+    # Re-runs keep follow mode and change nothing.
+    following = snapshot(root)
+    for args in (("--mode", "follow"), ()):
+        again = run_installer(root, *args)
+        assert again.returncode == 0, again.stderr
+        assert snapshot(root) == following
+        assert "update" not in again.stdout and "create " not in again.stdout and "switch" not in again.stdout
+
+    result = run_installer(root, "--mode", "hook")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (root / FOLLOW_UNIT).exists() and not (root / FOLLOW_WANTS).is_symlink()
+    assert conf_path.read_bytes() == hook_conf  # the block is back with the filters, where it was
+    assert config_path.read_text() == config_before  # the filters moved out of the settings
+    assert {p: (root / p).read_bytes() for p in flush_units} == flush_units
+    out = " ".join(result.stdout.split())
+    assert "switch follow -> hook (the ossec.conf block replaces the follow service)" in out
+    assert "wazuh-ocsf backfill --since" in out
+    assert "restart the manager so wazuh-integratord reads ossec.conf" in out
+
+
+def test_readme_shows_the_follow_unit_the_installer_writes():
+    from wazuh_ocsf_installer import follow_service
+    from wazuh_ocsf_installer.schedule import MARKER
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    head = "```ini\n# /etc/systemd/system/wazuh-ocsf-follow.service\n"
+    shown = readme[readme.index(head) + len(head) :].split("```", 1)[0]
+    written = follow_service.render_service(
+        venv=f"{HOME}/wazuh-ocsf/venv",
+        config=f"{HOME}/etc/wazuh-ocsf.conf",
+        user="wazuh",
+        group="wazuh",
+        writable=follow_service.writable_paths(f"{HOME}/wazuh-ocsf", f"{HOME}/wazuh-ocsf/spool"),
+    )
+    assert MARKER + "\n" + shown == written
+
+
+def test_follow_may_write_a_spool_kept_elsewhere(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    result = run_installer(root, "--mode", "follow", "--set", "WAZUH_OCSF_SPOOL_DIR=/srv/wazuh-ocsf-spool")
+    assert result.returncode == 0, result.stderr
+    assert (root / FOLLOW_UNIT).read_text() == expected_follow_unit(f"{HOME}/wazuh-ocsf /srv/wazuh-ocsf-spool")
+    assert owner_mode(root / "srv/wazuh-ocsf-spool") == (UID, GID, 0o750)
+
+
+def test_switching_carries_changed_filters_both_ways(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    _, original, _ = installed
+    home = root / HOME.lstrip("/")
+    config_before = (home / "etc/wazuh-ocsf.conf").read_text()
+    result = run_installer(root, "--mode", "follow", "--level", "10", "--group-filter", "", "--rule-id", "5710, 5712")
+    assert result.returncode == 0, result.stderr
+    assert (home / "etc/wazuh-ocsf.conf").read_text() == config_before + (
+        "WAZUH_OCSF_FOLLOW_LEVEL=10\nWAZUH_OCSF_FOLLOW_RULE_ID='5710, 5712'\n"
+    )
+    result = run_installer(root, "--rule-id", "")  # follow mode kept: the setting goes, the others stay
+    assert result.returncode == 0, result.stderr
+    assert (home / "etc/wazuh-ocsf.conf").read_text() == config_before + "WAZUH_OCSF_FOLLOW_LEVEL=10\n"
+    assert "switch" not in result.stdout and "ossec.conf  (no wazuh-ocsf block)" in result.stdout
+    result = run_installer(root, "--mode", "hook", "--group-filter", "sshd")
+    assert result.returncode == 0, result.stderr
+    conf = (home / "etc/ossec.conf").read_bytes()
+    assert conf == original + b"\n" + expected_block(level="10", group="sshd").encode() + b"\n"
+    assert (home / "etc/wazuh-ocsf.conf").read_text() == config_before
+
+
+def test_follow_refuses_event_location(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    before = snapshot(root)
+    result = run_installer(root, "--mode", "follow", "--event-location", "/var/log/auth.log")
+    assert result.returncode == 2
+    assert result.stderr.startswith("ERROR: --event-location: the follower has no location filter")
+    assert snapshot(root) == before
+
+
+def test_uninstall_from_follow_mode(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    _, original, _ = installed
+    home = root / HOME.lstrip("/")
+    assert run_installer(root, "--mode", "follow").returncode == 0
+    result = run_installer(root, "--uninstall")
+    assert result.returncode == 0, result.stderr
+    assert (home / "etc/ossec.conf").read_bytes() == original
+    assert not (root / FOLLOW_UNIT).exists() and not (root / FOLLOW_WANTS).is_symlink()
+    left = sorted(p.relative_to(root).as_posix() for p in (root / "etc/systemd/system").rglob("*"))
+    assert left == ["etc/systemd/system/multi-user.target.wants", "etc/systemd/system/timers.target.wants"]
+    assert not (home / "integrations/custom-wazuh-ocsf").exists() and not (home / "etc/wazuh-ocsf.conf").exists()
+    assert "restart" not in result.stdout  # ossec.conf did not change
+    assert run_installer(root, "--uninstall", "--mode", "follow").returncode == 2
+
+
+def test_dry_run_of_follow_mode_prints_the_unit_and_the_block_removal(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    before = snapshot(root)
+    result = run_installer(root, "--dry-run", "--mode", "follow")
+    assert result.returncode == 0, result.stderr
+    assert snapshot(root) == before
+    out = " ".join(result.stdout.split())
+    for line in (
+        "would switch hook -> follow (the follow service replaces the ossec.conf block)",
+        f"would update {HOME}/etc/ossec.conf (backup {HOME}/etc/ossec.conf.wazuh-ocsf-",
+        "- <name>custom-wazuh-ocsf</name>",
+        "Follow service (systemd) would create /etc/systemd/system/wazuh-ocsf-follow.service (root:root 0644)",
+        f"ExecStart={HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf follow",
+        "would create /etc/systemd/system/multi-user.target.wants/wazuh-ocsf-follow.service"
+        " (-> /etc/systemd/system/wazuh-ocsf-follow.service)",
+        "WAZUH_OCSF_FOLLOW_LEVEL=3 WAZUH_OCSF_FOLLOW_GROUP=authentication_failed,syscheck",
+        "wazuh-ocsf backfill --since",
+        "Dry run finished: nothing was changed.",
+    ):
+        assert line in out, line
+
+
+def test_follow_is_refused_without_systemd(tmp_path):
+    root = tmp_path / "root"
+    make_manager(root, lived_in_conf())
+    (root / "etc/systemd/system").rmdir()
+    before = snapshot(root)
+    result = run_installer(root, "--mode", "follow", "--scheduler", "cron")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "ERROR: --mode follow installs a long-running systemd service, and this system does not run systemd"
+        f" (no {root}/etc/systemd/system): there is no cron equivalent for a daemon; use --mode hook"
+        " (the ossec.conf block)\n"
+    )
+    assert snapshot(root) == before
+
+
+@pytest.fixture
+def as_running_system(installed, tmp_path, monkeypatch):
+    """A copy of the installed tree planned as this machine's own root with systemd running.
+
+    The installer itself (in-process, ``--dry-run`` only: nothing may run ``systemctl`` here)
+    sees logical paths and plans the ``systemctl`` calls it makes on a real manager.
+    """
+    from wazuh_ocsf_installer import cli, detect, plan
+
+    root = copy_tree(installed[0], tmp_path)
+
+    class RunningTarget(detect.Target):
+        def __init__(self, _root: str, home: str) -> None:
+            super().__init__("", home)
+
+        def path(self, logical: str) -> str:
+            return os.path.join(str(root), logical.lstrip("/"))
+
+    monkeypatch.setattr(plan, "Target", RunningTarget)
+    monkeypatch.setattr(cli, "Target", RunningTarget)
+    monkeypatch.setattr(plan, "has_systemd", lambda target: True)
+
+    def dry_run(*args: str) -> list:
+        before = snapshot(root)
+        status = cli.main(["--dry-run", "--user", USER, "--group", GROUP, *args])
+        assert snapshot(root) == before
+        return status
+
+    return root, dry_run
+
+
+def _in_order(out: str, *parts: str) -> None:
+    positions = [out.find(part) for part in parts]
+    assert -1 not in positions, [p for p, at in zip(parts, positions) if at < 0]
+    assert positions == sorted(positions), parts
+
+
+def test_on_a_running_system_the_follower_starts_after_the_manager_restart(as_running_system, capsys):
+    _, dry_run = as_running_system
+    assert dry_run("--mode", "follow") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    _in_order(
+        out,
+        f"would update {HOME}/etc/ossec.conf",
+        "would run systemctl daemon-reload; systemctl enable wazuh-ocsf-follow.service"
+        " (started after the manager restart, below)",
+        "Next: restart the manager so wazuh-integratord reads ossec.conf",
+        "Next: then start the follower: systemctl start wazuh-ocsf-follow.service",
+        "Next: switching from hook to follow mode",
+    )
+    assert "systemctl restart wazuh-ocsf-follow.service" not in out
+    assert dry_run("--mode", "follow", "--restart") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    _in_order(
+        out,
+        f"would update {HOME}/etc/ossec.conf",
+        "Manager would run ",
+        " restart Follow service (systemd) would create /etc/systemd/system/wazuh-ocsf-follow.service",
+        "would run systemctl daemon-reload; systemctl enable wazuh-ocsf-follow.service;"
+        " systemctl restart wazuh-ocsf-follow.service",
+        "Next: switching from hook to follow mode",
+    )
+    assert "multi-user.target.wants" not in out  # systemctl enable makes the link
+
+
+def test_on_a_running_system_the_follower_stops_before_the_block_returns(as_running_system, capsys):
+    root, dry_run = as_running_system
+    assert run_installer(root, "--mode", "follow").returncode == 0
+    assert dry_run("--restart") == 0  # follow mode kept, nothing changed: nothing to run
+    out = capsys.readouterr().out
+    assert "would" not in out and "systemctl" not in out
+    assert dry_run("--mode", "hook", "--restart") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    _in_order(
+        out,
+        "would run systemctl disable --now wazuh-ocsf-follow.service",
+        "would remove /etc/systemd/system/wazuh-ocsf-follow.service",
+        "would run systemctl daemon-reload",
+        f"would update {HOME}/etc/ossec.conf",
+        "Manager would run ",
+        "Next: switching from follow to hook mode",
+    )
+    assert dry_run("--uninstall") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    _in_order(
+        out,
+        "Follow service (systemd) would run systemctl disable --now wazuh-ocsf-follow.service",
+        "would remove /etc/systemd/system/wazuh-ocsf-follow.service",
+        "Flush schedule would run systemctl disable --now wazuh-ocsf-flush.timer",
+    )
+
+
 # -- end to end --------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from wazuh_ocsf_installer import follow_service
 from wazuh_ocsf_installer.detect import DEFAULT_HOME, Target
 from wazuh_ocsf_installer.errors import InstallError, UnsupportedTargetError, UsageError
 from wazuh_ocsf_installer.plan import Plan, plan_install, plan_uninstall, restart_change, restart_hint
@@ -21,8 +22,9 @@ EXIT_USAGE = 2
 EXIT_UNSUPPORTED = 3
 
 _EPILOG = """\
-Filters (ossec.conf): --level, --rule-id, --group-filter and --event-location are kept from the
-existing block when not given; give an empty value ("") to remove one.
+Filters: --level, --rule-id, --group-filter and --event-location are kept from the existing block
+(with --mode follow: from the WAZUH_OCSF_FOLLOW_* settings; no --event-location) when not given;
+give an empty value ("") to remove one. Switching modes carries them over.
 Settings (etc/wazuh-ocsf.conf): kept on re-runs; options given change only their own lines.
 """
 
@@ -98,7 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--reset-config", action="store_true", help="rewrite the settings file from these options only"
     )
 
-    block = parser.add_argument_group("which alerts (the ossec.conf <integration> block)")
+    block = parser.add_argument_group("which alerts (the ossec.conf <integration> block, or the follow service)")
+    block.add_argument(
+        "--mode",
+        choices=follow_service.MODES,
+        help="hook: integratord runs the integration per alert (the ossec.conf block);"
+        " follow: the wazuh-ocsf-follow systemd service tails alerts.json instead (busy managers)."
+        " Default: the installed mode, else hook",
+    )
     block.add_argument("--level", help="only alerts of this rule level or higher")
     block.add_argument("--rule-id", dest="rule_id", help="only these rule ids, comma separated")
     block.add_argument("--group-filter", dest="filter_group", help="only alerts of these rule groups, comma separated")
@@ -143,7 +152,16 @@ def _read_secret(args) -> None:
 
 
 def _check_usage(args) -> None:
-    install_only = ("wheelhouse", "bucket", "region", "account_id", "source_name", "source_location", "role_arn")
+    install_only = (
+        "mode",
+        "wheelhouse",
+        "bucket",
+        "region",
+        "account_id",
+        "source_name",
+        "source_location",
+        "role_arn",
+    )
     if args.uninstall and any(getattr(args, name) for name in install_only):
         raise UsageError("--uninstall takes no install options")
     if not args.uninstall and (args.purge or args.keep_config):
@@ -154,7 +172,8 @@ def _check_usage(args) -> None:
         raise UsageError("run the installer as root (or with --dry-run to see what it would do)")
 
 
-def print_plan(plan: Plan, *, dry_run: bool, out=sys.stdout) -> None:
+def print_plan(plan: Plan, *, dry_run: bool, out=None) -> None:
+    out = out or sys.stdout
     print(f"wazuh-ocsf installer: {plan.title}", file=out)
     if dry_run:
         print("Dry run: nothing is changed.", file=out)
@@ -164,7 +183,8 @@ def print_plan(plan: Plan, *, dry_run: bool, out=sys.stdout) -> None:
             print("\n".join(change.lines(dry_run)), file=out)
 
 
-def apply_plan(plan: Plan, out=sys.stdout) -> None:
+def apply_plan(plan: Plan, out=None) -> None:
+    out = out or sys.stdout
     for title, changes in plan.sections:
         print(f"\n{title}", file=out)
         for change in changes:
@@ -184,7 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.root:
                 plan.next_steps.append("not restarting the manager under --root")
             else:
-                plan.add("Manager", [restart_change(Target(args.root, args.home))])
+                # Before the follower starts, if it does: until the restart, integratord still runs the hook.
+                plan.add("Manager", [restart_change(Target(args.root, args.home))], before=plan.restart_before)
         if args.dry_run:
             print_plan(plan, dry_run=True)
         else:
@@ -197,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "restart the manager so wazuh-integratord reads ossec.conf: "
                 + restart_hint(Target(args.root, args.home))
             )
-        for step in plan.next_steps:
+        for step in plan.next_steps + plan.after_restart:
             print(f"Next: {step}")
         print("\nDry run finished: nothing was changed." if args.dry_run else "\nDone.")
         return EXIT_OK

@@ -56,8 +56,11 @@ def quote(key: str, value: str) -> str:
     return f"'{value}'"
 
 
-def compose(existing: str | None, updates: dict, *, reset: bool) -> str:
-    """The new file: ``existing`` with the ``updates`` (key → value) set in place, or a fresh file."""
+def compose(existing: str | None, updates: dict, *, reset: bool, drop=frozenset()) -> str:
+    """The new file: ``existing`` with the ``updates`` (key → value) set in place, or a fresh file.
+
+    Lines setting a key in ``drop`` are removed (unless ``updates`` sets it).
+    """
     if existing is None or reset:
         text = HEADER.format(date=time.strftime("%Y-%m-%d %H:%M:%S %Z"))
         return text + "".join(f"{key}={quote(key, value)}\n" for key, value in updates.items())
@@ -73,6 +76,8 @@ def compose(existing: str | None, updates: dict, *, reset: bool) -> str:
             if key in pending:
                 out.append(f"{key}={quote(key, pending.pop(key))}\n")
             continue  # a later duplicate of a key we set would silently win: drop it
+        if key in drop:
+            continue
         out.append(line)
     out.extend(f"{key}={quote(key, value)}\n" for key, value in pending.items())
     return "".join(out)

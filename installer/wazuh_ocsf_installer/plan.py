@@ -16,8 +16,9 @@ import time
 
 import wazuh_ocsf
 import wazuh_ocsf.config
+from wazuh_ocsf.errors import ConfigError
 from wazuh_ocsf.spool import SEGMENTS
-from wazuh_ocsf_installer import INTEGRATION_NAME, config_file, ossec_conf, schedule, venv
+from wazuh_ocsf_installer import INTEGRATION_NAME, config_file, follow_service, ossec_conf, schedule, venv
 from wazuh_ocsf_installer.detect import Target, detect_manager, has_systemd, python_version
 from wazuh_ocsf_installer.errors import InstallError, OssecConfError, UsageError
 from wazuh_ocsf_installer.files import (
@@ -54,12 +55,19 @@ class Plan:
         self.sections: list[tuple[str, list[Change]]] = []
         self.warnings: list[str] = []
         self.next_steps: list[str] = []
+        #: Printed after the manager restart (done or advised): what must wait for it.
+        self.after_restart: list[str] = []
+        #: The section a ``--restart`` of the manager must come before (None: at the end).
+        self.restart_before: str | None = None
         self.manager_config_changed = False
 
-    def add(self, title: str, changes: list) -> None:
+    def add(self, title: str, changes: list, *, before: str | None = None) -> None:
+        """Add a section, at the end or before the section titled ``before`` (if there is one)."""
         changes = [c for c in changes if c is not None]
-        if changes:
-            self.sections.append((title, changes))
+        if not changes:
+            return
+        index = next((i for i, (t, _) in enumerate(self.sections) if t == before), len(self.sections))
+        self.sections.insert(index, (title, changes))
 
 
 class Layout:
@@ -76,6 +84,7 @@ class Layout:
         self.link = os.path.join(bin_dir, "wazuh-ocsf")
         self.console_script = os.path.join(self.venv, "bin", "wazuh-ocsf")
         self.units = [os.path.join(schedule.UNIT_DIR, n) for n in (schedule.SERVICE, schedule.TIMER)]
+        self.follow_unit = follow_service.UNIT
 
     def phys(self, logical: str) -> str:
         return self.target.path(logical)
@@ -127,16 +136,42 @@ def plan_ossec_conf(layout: Layout, plan: Plan, values: dict | None) -> Change |
     return Change("update", layout.ossec_conf, detail, apply, _diff(old, new, layout.ossec_conf))
 
 
-def _block_values(args, layout: Layout, plan: Plan) -> dict:
-    """Our block's values: options given now, else what the existing block has (re-runs keep filters)."""
-    existing = {}
+def installed_mode(layout: Layout) -> str | None:
+    """``follow`` when the installer's follow unit is there, ``hook`` when our ossec.conf block is, else None."""
+    if schedule.is_ours(read_text(layout.phys(layout.follow_unit))):
+        return "follow"
+    text = read_text(layout.phys(layout.ossec_conf)) or ""
+    try:
+        return "hook" if ossec_conf.find_ours(text, ossec_conf.scan(text)) else None
+    except OssecConfError:
+        return "hook"  # planning the block edit reports what is wrong with the file
+
+
+def _existing_filters(layout: Layout, plan: Plan, mode: str) -> tuple[dict, str]:
+    """The filters (tag → value) in force: the ossec.conf block's in hook mode, the settings' in follow mode.
+
+    Also says where they come from, for error messages.
+    """
+    if mode == "follow":
+        path = layout.phys(layout.config)
+        try:
+            values = wazuh_ocsf.config.read_config_file(path)
+        except ConfigError as exc:
+            raise UsageError(f"the wazuh-ocsf settings cannot be read: {exc}") from None
+        found = {tag: values[key] for tag, key in follow_service.FILTER_SETTINGS.items() if values.get(key)}
+        return found, f"{layout.config} setting"
     text = read_text(layout.phys(layout.ossec_conf)) or ""
     found = ossec_conf.block_values(text)
-    if found:
-        existing = found[0]
-        for tag in set(existing) - set(ossec_conf.ALLOWED_TAGS):
-            plan.warnings.append(f"ossec.conf: dropped <{tag}> from the wazuh-ocsf block: integratord refuses it")
-            del existing[tag]
+    existing = found[0] if found else {}
+    for tag in set(existing) - set(ossec_conf.ALLOWED_TAGS):
+        plan.warnings.append(f"ossec.conf: dropped <{tag}> from the wazuh-ocsf block: integratord refuses it")
+        del existing[tag]
+    return existing, "existing wazuh-ocsf block's"
+
+
+def _block_values(args, layout: Layout, plan: Plan, installed: str) -> dict:
+    """Our block's values: options given now, else the filters in force (re-runs and switches keep them)."""
+    existing, origin = _existing_filters(layout, plan, installed)
     values = {"name": INTEGRATION_NAME}
     for tag in ossec_conf.ALLOWED_TAGS:
         if tag in existing and tag not in ("name", "alert_format"):
@@ -156,9 +191,8 @@ def _block_values(args, layout: Layout, plan: Plan) -> dict:
         try:
             ossec_conf.check_value(tag, value)
         except ValueError as exc:
-            raise OssecConfError(
-                f"the existing wazuh-ocsf block's <{tag}> {value!r}: {exc}; fix it or pass a new value"
-            ) from None
+            shown = follow_service.FILTER_SETTINGS.get(tag, tag) if installed == "follow" else f"<{tag}>"
+            raise OssecConfError(f"the {origin} {shown} {value!r}: {exc}; fix it or pass a new value") from None
     values["alert_format"] = "json"
     return values
 
@@ -300,15 +334,47 @@ def plan_install(args) -> Plan:
     plan = Plan(f"install wazuh-ocsf {version} on {manager.describe()} at {target.home}")
     if args.wheelhouse and not os.path.isdir(args.wheelhouse):
         raise UsageError(f"--wheelhouse: {args.wheelhouse} is not a directory")
-    values = _block_values(args, layout, plan)
+    installed = installed_mode(layout)
+    mode = args.mode or installed or "hook"
+    if mode == "follow" and not has_systemd(target):
+        where = f" (no {target.path(schedule.UNIT_DIR)})" if target.is_fake_root else ""
+        raise UsageError(
+            f"--mode follow installs a long-running systemd service, and this system does not run systemd{where}:"
+            " there is no cron equivalent for a daemon; use --mode hook (the ossec.conf block)"
+        )
+    switched_at = time.time()
+    values = _block_values(args, layout, plan, installed or "hook")
+    filter_updates, drop = {}, frozenset()
+    if mode == "follow":
+        if args.event_location:
+            raise UsageError(
+                "--event-location: the follower has no location filter (it filters by --level, --group-filter"
+                " and --rule-id); use it with --mode hook"
+            )
+        if "event_location" in values:
+            plan.warnings.append(
+                f"the wazuh-ocsf block's <event_location>{values['event_location']}</event_location> has no follow"
+                " equivalent: the follower spools alerts from every location"
+            )
+        filter_updates = {key: values[tag] for tag, key in follow_service.FILTER_SETTINGS.items() if tag in values}
+        drop = frozenset(follow_service.FILTER_SETTINGS.values()) - set(filter_updates)
+    elif installed == "follow":  # the filters move back into the block
+        drop = frozenset(follow_service.FILTER_SETTINGS.values())
+    if installed and installed != mode:
+        detail = (
+            "the follow service replaces the ossec.conf block"
+            if mode == "follow"
+            else "the ossec.conf block replaces the follow service"
+        )
+        plan.add("Mode", [Change("switch", f"{installed} -> {mode}", detail)])
 
     # Settings first: everything else is derived from them (spool directory, destination).
     config_path = layout.phys(layout.config)
     existing = read_text(config_path)
-    updates = _config_updates(args)
+    updates = {**filter_updates, **_config_updates(args)}
     if existing is None or args.reset_config:
         updates = {wazuh_ocsf.config.SETTINGS_BY_ATTR["wazuh_home"].env: target.home, **updates}
-    text = config_file.compose(existing, updates, reset=args.reset_config)
+    text = config_file.compose(existing, updates, reset=args.reset_config, drop=drop)
     settings = config_file.validate(text, target.home)
     if not (settings.bucket or settings.output_dir):
         plan.warnings.append(
@@ -381,8 +447,89 @@ def plan_install(args) -> Plan:
     plan.add("Settings", [plan_file(config_path, layout.config, text.encode(), root_owner, 0o640, body=shown)])
     plan.add("Spool", [plan_dir(target.path(settings.spool_dir), settings.spool_dir, user_owner, 0o750)])
     plan.add(*plan_schedule(args, layout, root_owner, plan))
-    plan.add("Manager configuration", [plan_ossec_conf(layout, plan, values)])
+    if mode == "follow":
+        # The block goes first: until the manager restarts, integratord still runs the hook (see plan_follow).
+        plan.add("Manager configuration", [plan_ossec_conf(layout, plan, None)])
+        plan.add(follow_service.SECTION, plan_follow(args, layout, plan, settings))
+    else:
+        plan.add(follow_service.SECTION, plan_follow_removal(layout, plan))
+        plan.add("Manager configuration", [plan_ossec_conf(layout, plan, values)])
+    if installed and installed != mode:
+        plan.after_restart.append(follow_service.switch_advice(installed, mode, switched_at))
     return plan
+
+
+def plan_follow(args, layout: Layout, plan: Plan, settings) -> list:
+    """Install, enable and (re)start ``wazuh-ocsf-follow.service``; under ``--root`` only its files.
+
+    When this run also removes the ossec.conf block, the follower must not start before the
+    manager restarts: integratord keeps running the hook until then, and both would spool the
+    same alerts. With ``--restart`` the restart is placed before this section; without it the
+    service is only enabled, and the administrator is told to start it after the restart.
+    """
+    target = layout.target
+    plan.restart_before = follow_service.SECTION
+    unit_phys = layout.phys(layout.follow_unit)
+    current = read_text(unit_phys)
+    if current is not None and not schedule.is_ours(current):
+        raise InstallError(f"{unit_phys} exists and was not written by the installer: move it away")
+    writable = follow_service.writable_paths(layout.base, settings.spool_dir)
+    text = follow_service.render_service(
+        venv=layout.venv, config=layout.config, user=args.user, group=args.group, writable=writable
+    )
+    root_only = Owner(0, 0, "root:root")
+    unit = plan_file(unit_phys, layout.follow_unit, text.encode(), root_only, 0o644, body=text)
+    changes = [unit]
+    service = follow_service.SERVICE
+    if target.is_fake_root:  # enable as `systemctl --root` would: it starts at the target's next boot
+        changes.append(plan_symlink(layout.phys(follow_service.WANTS), follow_service.WANTS, layout.follow_unit))
+        plan.next_steps.append(f"on a running target system: systemctl daemon-reload && systemctl start {service}")
+        return changes
+    refreshed = unit.verb != "keep" or any(
+        c.verb != "keep" for title, cs in plan.sections if title in ("Package", "Settings") for c in cs
+    )
+    if plan.manager_config_changed and not args.restart:
+        changes.append(
+            Change(
+                "run",
+                f"systemctl daemon-reload; systemctl enable {service}",
+                "started after the manager restart, below",
+                apply=_systemctl(["daemon-reload"], ["enable", service]),
+            )
+        )
+        plan.after_restart.append(
+            f"then start the follower: systemctl start {service} (not before the manager restart: until then"
+            " integratord still runs the hook, and both would spool the same alerts)"
+        )
+    elif refreshed or plan.manager_config_changed:
+        changes.append(
+            Change(
+                "run",
+                f"systemctl daemon-reload; systemctl enable {service}; systemctl restart {service}",
+                apply=_systemctl(["daemon-reload"], ["enable", service], ["restart", service]),
+            )
+        )
+    return changes
+
+
+def plan_follow_removal(layout: Layout, plan: Plan) -> list:
+    """Stop, disable and remove ``wazuh-ocsf-follow.service`` (under ``--root``: its files only)."""
+    target = layout.target
+    unit_phys = layout.phys(layout.follow_unit)
+    changes = []
+    ours = schedule.is_ours(read_text(unit_phys))
+    if ours and not target.is_fake_root:
+        service = follow_service.SERVICE
+        changes.append(
+            Change("run", f"systemctl disable --now {service}", apply=_systemctl(["disable", "--now", service]))
+        )
+    wants = layout.phys(follow_service.WANTS)
+    if target.is_fake_root and os.path.islink(wants) and os.readlink(wants) == layout.follow_unit:
+        changes.append(plan_remove(wants, follow_service.WANTS))
+    changes.append(_remove_if_ours(layout, layout.follow_unit, plan))
+    if ours and not target.is_fake_root:
+        changes.append(Change("run", "systemctl daemon-reload", apply=_systemctl(["daemon-reload"])))
+    return changes
 
 
 def spool_backlog(spool_dir: str) -> tuple[int, int]:
@@ -403,6 +550,8 @@ def plan_uninstall(args) -> Plan:
     manager = detect_manager(target, uninstalling=True)
     layout = Layout(target, args.bin_dir)
     plan = Plan(f"uninstall wazuh-ocsf from {manager.describe()} at {target.home}")
+    # The follower stops first: it would keep filling the spool that is flushed or deleted below.
+    plan.add(follow_service.SECTION, plan_follow_removal(layout, plan))
     config_path = layout.phys(layout.config)
     try:
         settings = config_file.validate(read_text(config_path) or "", target.home)
@@ -446,8 +595,10 @@ def plan_uninstall(args) -> Plan:
             )
         )
     wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
-    if os.path.islink(layout.phys(wants)) and os.readlink(layout.phys(wants)) == layout.units[1]:
-        sched.append(plan_remove(layout.phys(wants), wants))
+    # On a running system `systemctl disable` removes the link; under --root it is ours to remove.
+    timer_link = layout.phys(wants)
+    if target.is_fake_root and os.path.islink(timer_link) and os.readlink(timer_link) == layout.units[1]:
+        sched.append(plan_remove(timer_link, wants))
     sched += [_remove_if_ours(layout, u, plan) for u in layout.units]
     if units_present and not target.is_fake_root:
         sched.append(Change("run", "systemctl daemon-reload", apply=_systemctl(["daemon-reload"])))

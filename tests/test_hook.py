@@ -42,6 +42,10 @@ FORBIDDEN_IMPORTS = (
     "base64",
     "socket",
 )
+# What an alert that is spooled must not import either: json (through wazuh_ocsf.json_codec,
+# which drives _json directly) and re cost the hook half its run time. The dead-letter path
+# may import them (json.JSONDecodeError).
+FORBIDDEN_ON_SUCCESS = ("json", "re", "enum", "collections", "functools", "zlib")
 
 
 @pytest.fixture
@@ -113,6 +117,9 @@ def test_the_hook_imports_nothing_heavy(home, data):
     assert "wazuh_ocsf.hook" in modules and "wazuh_ocsf.mapping" in modules  # the probe works
     heavy = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN_IMPORTS)
     assert heavy == []
+    if data.startswith(b"{"):
+        assert sorted(m for m in modules if m.split(".")[0] in FORBIDDEN_ON_SUCCESS) == []
+        assert "wazuh_ocsf.mapping.detection_finding" not in modules  # only the class mapped
 
 
 NOT_JSON = "is not a JSON alert: alert is not valid JSON"

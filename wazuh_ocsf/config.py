@@ -350,11 +350,11 @@ def _lookup(setting: Setting, env: dict, file_values: dict, path: str):
 
 
 def _wazuh_version(home: str) -> str | None:
-    import json  # the hook has json loaded already; the CLI pays this once
+    from wazuh_ocsf import json_codec  # not json: the hook does not load it
 
     try:
         with open(os.path.join(home, "VERSION.json"), encoding="utf-8") as handle:
-            version = json.load(handle).get("version")
+            version = json_codec.loads(handle.read()).get("version")
     except (OSError, ValueError, AttributeError):
         return None
     return str(version).lstrip("v") if version else None

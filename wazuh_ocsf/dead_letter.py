@@ -16,10 +16,10 @@ interleave. The hook imports this module: standard library only (``binascii``, n
 from __future__ import annotations
 
 import binascii
-import json
 import os
 import time
 
+from wazuh_ocsf import json_codec
 from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.spool import DEAD_LETTER, node_token
 
@@ -42,16 +42,14 @@ def record(spool_dir: str, *, reason: str, source: str, data: bytes, node: str) 
 
     Raises SpoolError if the spool directory is missing or the record cannot be written.
     """
-    line = json.dumps(
+    line = json_codec.dumps(
         {
             "time": _iso_now(),
             "reason": reason,
             "source": source,
             "node": node,
             "data_b64": binascii.b2a_base64(bytes(data), newline=False).decode("ascii"),
-        },
-        ensure_ascii=False,
-        separators=(",", ":"),
+        }
     ).encode("utf-8", "replace") + b"\n"
     path = path_for(spool_dir, node)
     directory = os.path.dirname(path)
@@ -100,7 +98,7 @@ def iter_records(spool_dir: str):
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
                 try:
-                    item = json.loads(raw)
+                    item = json_codec.loads(raw)
                     if not isinstance(item, dict):
                         raise ValueError("not an object")
                     data = binascii.a2b_base64(item.pop("data_b64"))

@@ -20,7 +20,6 @@ Imports stay on the cheap part of the standard library (``-X importtime`` is tes
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -212,6 +211,7 @@ def _keep(context: _Context, code: int, reason: str) -> HookFailure:
 
 def _read_options(path: str) -> dict:
     """The ``<options>`` JSON object → setting overrides (attr → text). Raises ConfigError."""
+    from wazuh_ocsf import json_codec
     from wazuh_ocsf.errors import ConfigError
 
     try:
@@ -222,7 +222,7 @@ def _read_options(path: str) -> dict:
     if not raw.strip():
         return {}
     try:
-        options = json.loads(raw)
+        options = json_codec.loads(raw)
     except ValueError as exc:
         example = '{"ocsf_class": "detection_finding"}'
         raise ConfigError("<options>", f"expected a JSON object, e.g. {example}: {exc}") from None

@@ -13,7 +13,7 @@ The hook imports this module: standard library only.
 
 from __future__ import annotations
 
-import json
+from wazuh_ocsf import json_codec
 
 UNMAPPED = "unmapped"
 
@@ -26,7 +26,7 @@ def encode_event(event: dict) -> bytes:
         event[UNMAPPED] = [{"key": key, "value": value} for key, value in unmapped.items()]
     # ensure_ascii=False keeps lines short for non-Latin text; json escapes \n and \r in
     # strings, so the only newline is the terminator.
-    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    text = json_codec.dumps(event)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:
@@ -37,7 +37,7 @@ def encode_event(event: dict) -> bytes:
 
 def decode_line(line: bytes | str) -> dict:
     """One spool line → the OCSF event it was encoded from. Raises ValueError if it is not one."""
-    event = json.loads(line)
+    event = json_codec.loads(line)
     if not isinstance(event, dict):
         raise ValueError("spool line is not a JSON object")
     pairs = event.get(UNMAPPED)

@@ -1,7 +1,8 @@
 """Wazuh alert → OCSF 1.1.0 event: pure functions, standard library only, cheap imports.
 
-The hook runs this on every alert, so nothing here does I/O or keeps state, and nothing
-imports more than ``json``, ``re`` and ``zlib``.
+The hook runs this on every alert, so nothing here does I/O or keeps state, and the success
+path imports nothing beyond ``os``-level standard library: no ``json`` or ``re`` (JSON goes
+through :mod:`wazuh_ocsf.json_codec`), and only the mapper module of the class asked for.
 
 * :func:`load_alert` — bytes/str → alert dict, or AlertError saying why not.
 * :func:`map_alert` — alert dict → OCSF event dict of the chosen class (:data:`MAPPERS`).
@@ -14,30 +15,66 @@ lists, plus ``unmapped`` (string → string); no ``json_t`` attribute is ever em
 
 from __future__ import annotations
 
-import json
-import re
+from _collections_abc import Mapping  # what collections.abc re-exports; os has loaded it
 
+from wazuh_ocsf import json_codec
+from wazuh_ocsf.config import CLASS_NAMES, DETECTION_FINDING, SECURITY_FINDING
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping.base import finding_uid, parse_alert
-from wazuh_ocsf.mapping.detection_finding import map_detection_finding
-from wazuh_ocsf.mapping.security_finding import map_security_finding
 
-__all__ = ["CLASS_NAMES", "MAPPERS", "finding_uid", "load_alert", "map_alert"]
+__all__ = ["CLASS_NAMES", "DETECTION_FINDING", "MAPPERS", "SECURITY_FINDING", "finding_uid", "load_alert", "map_alert"]
 
-SECURITY_FINDING = 2001
-DETECTION_FINDING = 2004
+
+class _Mappers(Mapping):
+    """class_uid → mapper: ``map_<name>`` of module ``wazuh_ocsf.mapping.<name>``, where
+    ``<name>`` is the class's name in :data:`wazuh_ocsf.config.CLASS_NAMES`.
+
+    Each class's module is imported on first use: the hook maps one alert to one class.
+    """
+
+    __slots__ = ("_loaded",)
+
+    def __init__(self) -> None:
+        self._loaded = {}
+
+    def __getitem__(self, class_uid: int):
+        mapper = self._loaded.get(class_uid)
+        if mapper is None:
+            name = CLASS_NAMES[class_uid]  # KeyError for an unknown class, as a dict would
+            module = __import__(f"wazuh_ocsf.mapping.{name}", fromlist=[f"map_{name}"])
+            mapper = self._loaded[class_uid] = getattr(module, f"map_{name}")
+        return mapper
+
+    def __iter__(self):
+        return iter(CLASS_NAMES)
+
+    def __len__(self) -> int:
+        return len(CLASS_NAMES)
+
+    def __repr__(self) -> str:
+        return f"MAPPERS({', '.join(f'{uid}: map_{name}' for uid, name in CLASS_NAMES.items())})"
+
 
 # class_uid → mapper; the registry every caller goes through. A test fails when a class
 # named in wazuh_ocsf.config, or a *_finding module in this package, is missing here.
-MAPPERS = {
-    SECURITY_FINDING: map_security_finding,
-    DETECTION_FINDING: map_detection_finding,
-}
-CLASS_NAMES = {SECURITY_FINDING: "security_finding", DETECTION_FINDING: "detection_finding"}
+MAPPERS = _Mappers()
 
-# A JSON \u escape of a UTF-16 surrogate (D800–DFFF): the only way a decoded alert can hold
-# text that UTF-8 (and so Arrow and Parquet) cannot store.
-_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
+
+def _surrogate_escape(text: str) -> bool:
+    """Whether ``text`` holds a JSON \\u escape of a UTF-16 surrogate (D800–DFFF): the only
+    way a decoded alert can hold text that UTF-8 (and so Arrow and Parquet) cannot store.
+
+    Case-insensitive like the escape itself; a match after an escaped backslash is a false
+    positive that costs one needless re-encoding, never a wrong result.
+    """
+    size = len(text)
+    for prefix in ("\\ud", "\\uD", "\\Ud", "\\UD"):
+        start = text.find(prefix)
+        while start >= 0:
+            if start + 3 < size and text[start + 3] in "89abcdefABCDEF":
+                return True
+            start = text.find(prefix, start + 3)
+    return False
 
 
 def map_alert(
@@ -56,7 +93,10 @@ def map_alert(
     object, no ``rule`` object, missing or unparseable ``timestamp``, unknown
     ``class_uid``) raises, and then always :class:`~wazuh_ocsf.errors.AlertError`.
     """
-    mapper = MAPPERS.get(class_uid) if type(class_uid) is int else None
+    try:
+        mapper = MAPPERS[class_uid] if type(class_uid) is int else None
+    except KeyError:
+        mapper = None
     if mapper is None:
         raise AlertError(
             f"unknown OCSF class_uid {class_uid!r}: expected 2001 (security_finding) or 2004 (detection_finding)"
@@ -87,14 +127,16 @@ def load_alert(data: bytes | str) -> dict:
     if not data.strip():
         raise AlertError("alert is empty")
     try:
-        alert = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise AlertError(f"alert is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        alert = json_codec.loads(data)
     except RecursionError:
         raise AlertError("alert is nested too deeply to decode") from None
+    except ValueError as exc:
+        if hasattr(exc, "lineno"):  # json.JSONDecodeError: malformed JSON, and where
+            raise AlertError(f"alert is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise AlertError(f"alert is not valid JSON: {exc}") from None  # e.g. an integer too long
     if type(alert) is not dict:
         raise AlertError(f"alert is not a JSON object (got a JSON {type(alert).__name__})")
-    if _SURROGATE_ESCAPE.search(data) is not None:
-        text = json.dumps(alert, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
-        alert = json.loads(text)
+    if "\\" in data and _surrogate_escape(data):
+        text = json_codec.dumps(alert).encode("utf-8", "replace").decode("utf-8")
+        alert = json_codec.loads(text)
     return alert

@@ -7,9 +7,7 @@ have, in one place, and records in ``used`` the alert paths they hold exactly.
 
 from __future__ import annotations
 
-import json
-import zlib
-
+from wazuh_ocsf import json_codec
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import common
 from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
@@ -63,8 +61,10 @@ def _alert_id(alert: dict) -> str:
     # No usable id: a checksum of the canonical JSON (keys sorted, compact) is the same for
     # the same alert whichever path read it, and cheap. crc32, not a cryptographic hash: it
     # only has to tell apart alerts of one node within one millisecond.
+    import zlib  # only alerts without an id pay for it
+
     try:
-        canonical = json.dumps(alert, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=repr)
+        canonical = json_codec.dumps(alert, sort_keys=True, default=repr)
     except (TypeError, ValueError, RecursionError):
         canonical = repr(alert)
     return f"crc32-{zlib.crc32(canonical.encode('utf-8', 'surrogatepass')):08x}"

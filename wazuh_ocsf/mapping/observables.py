@@ -8,8 +8,6 @@ is a non-empty string that fits its type (IP addresses must parse, hashes must b
 
 from __future__ import annotations
 
-import re
-
 from wazuh_ocsf.mapping.common import MAX_STRING, cut
 
 HOSTNAME, IP_ADDRESS, USER_NAME, URL_STRING, FILE_NAME, HASH, PROCESS_NAME = 1, 2, 4, 6, 7, 8, 9
@@ -57,13 +55,20 @@ FIELDS = (
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
-_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
-
-
 def is_ipv4(value: str) -> bool:
-    """Dotted-quad IPv4 without leading zeros (what OCSF's ``ip_t`` pattern accepts)."""
-    return _IPV4.fullmatch(value) is not None
+    """Dotted-quad IPv4 without leading zeros (what OCSF's ``ip_t`` pattern accepts).
+
+    Each octet is ``25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9]``, checked without ``re``
+    (which would cost the hook ~10 ms of imports).
+    """
+    octets = value.split(".")
+    if len(octets) != 4 or not value.isascii():
+        return False
+    for octet in octets:
+        # isdigit() is [0-9] on ASCII text; "0" alone, never a leading zero; at most 255.
+        if not (0 < len(octet) <= 3 and octet.isdigit()) or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
+            return False
+    return True
 
 
 def is_ipv6(value: str) -> bool:

@@ -11,16 +11,11 @@ dots: ``{"a.b": 1, "a": {"b": 2}}``), the later one gets ``#2``, ``#3`` … appe
 
 from __future__ import annotations
 
-import json
-
+from wazuh_ocsf import json_codec
 from wazuh_ocsf.mapping.common import MAX_STRING, cut, int_text
 
-# One encoder for the whole process: json.dumps() with non-default options builds a new
-# JSONEncoder on every call, which costs more than encoding a short list.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
-
-
-_encode_str = json.encoder.encode_basestring  # C: one JSON string, ensure_ascii=False
+_dumps = json_codec.dumps
+_encode_str = json_codec.encode_string  # C: one JSON string, ensure_ascii=False
 
 
 def _encode(value: object) -> str:
@@ -31,7 +26,7 @@ def _encode(value: object) -> str:
         except TypeError:
             pass
     try:
-        text = _ENCODER.encode(value)
+        text = _dumps(value, default=repr)
     except (ValueError, TypeError, RecursionError):  # circular, non-str keys of mixed types, …
         text = repr(value)
     return text if len(text) <= MAX_STRING else cut(text)

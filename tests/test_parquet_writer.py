@@ -12,6 +12,7 @@ from wazuh_ocsf.parquet_writer import (
     event_day,
     object_name,
     sort_by_time,
+    statistics_columns,
     write_day,
 )
 
@@ -113,6 +114,30 @@ def test_compression_setting_is_used(tmp_path, compression):
     codec = pq.ParquetFile(obj.path).metadata.row_group(0).column(0).compression
     assert codec == {"snappy": "SNAPPY", "gzip": "GZIP", "none": "UNCOMPRESSED"}[compression]
     assert obj.name == object_name("s", 2001, "20240422", 2, compression)
+
+
+@pytest.mark.parametrize("class_uid", [2001, 2004])
+def test_min_max_statistics_cover_exactly_the_non_string_columns(tmp_path, class_uid):
+    table = sort_by_time(events_to_table(make_events(40, class_uid=class_uid, days=1), class_uid))
+    ((obj, _),) = write_day(
+        table,
+        directory=tmp_path,
+        segment_name="s",
+        class_uid=class_uid,
+        event_day="20240422",
+        first_part=0,
+        compression="zstd",
+        object_max_bytes=1 << 30,
+    )
+    group = pq.ParquetFile(obj.path).metadata.row_group(0)
+    columns = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+    with_statistics = {path for path, column in columns.items() if column.is_stats_set}
+    # Every named path is a real column (a misspelt one would silently get no statistics).
+    assert with_statistics == set(statistics_columns(schema_for(class_uid)))
+    assert {"time", "severity_id", "class_uid"} <= with_statistics
+    assert "raw_data" in columns and "raw_data" not in with_statistics
+    times = table.column("time").to_pylist()
+    assert (columns["time"].statistics.min, columns["time"].statistics.max) == (min(times), max(times))
 
 
 def test_parts_split_at_object_max_bytes_keep_time_order_and_replay_from_the_plan(tmp_path):

@@ -2,7 +2,8 @@
 
 One class per file, every row of a file in one UTC ``eventDay``, rows sorted by ``time``,
 data pages of at most about 1 MiB, row groups well under 256 MB, files split at about
-``object_max_bytes``, written under a temporary name and renamed into place.
+``object_max_bytes``, written under a temporary name and renamed into place. Min/max
+statistics are written for the non-string columns (``time``, ids), where queries prune by them.
 
 The split of a day's rows into parts is a *plan* (:class:`PartPlan`: which rows go to which
 part). The first time a segment is converted the plan is made while writing, from the
@@ -13,6 +14,7 @@ attempt writes exactly that plan again, so object names and row sets never chang
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from wazuh_ocsf.convert import MEMORY_POOL
 from wazuh_ocsf.sinks.base import ParquetObject
 
 #: Target of uncompressed data per Parquet data page (Security Lake asks for ≤ 1 MB).
@@ -63,7 +66,8 @@ def sort_by_time(table: pa.Table) -> pa.Table:
     times = table.column("time")
     if table.num_rows < 2 or pc.all(pc.greater_equal(times.slice(1), times.slice(0, table.num_rows - 1))).as_py():
         return table  # already in order: no copy
-    return table.take(pc.sort_indices(table, sort_keys=[("time", "ascending")]))
+    order = pc.sort_indices(table, sort_keys=[("time", "ascending")], memory_pool=MEMORY_POOL)
+    return pc.take(table, order, memory_pool=MEMORY_POOL)
 
 
 def day_slices(table: pa.Table) -> list:
@@ -77,6 +81,33 @@ def day_slices(table: pa.Table) -> list:
         slices.append((event_day(entry["values"]), offset, entry["counts"]))
         offset += entry["counts"]
     return slices
+
+
+@functools.lru_cache(maxsize=8)
+def statistics_columns(schema: pa.Schema) -> tuple:
+    """Parquet paths of the leaf columns that get min/max statistics: the non-string ones.
+
+    ``time`` and the ids are what queries filter on by range; min/max of strings (raw_data,
+    messages, unmapped values: long, unique) prune nothing and cost write time and footer
+    bytes, so they are left out.
+    """
+    paths = []
+
+    def walk(path: str, data_type: pa.DataType) -> None:
+        if pa.types.is_struct(data_type):
+            for child in data_type:
+                walk(f"{path}.{child.name}", child.type)
+        elif pa.types.is_map(data_type):
+            walk(f"{path}.key_value.key", data_type.key_type)
+            walk(f"{path}.key_value.value", data_type.item_type)
+        elif pa.types.is_list(data_type):
+            walk(f"{path}.list.{data_type.value_field.name}", data_type.value_type)
+        elif not (pa.types.is_string(data_type) or pa.types.is_large_string(data_type)):
+            paths.append(path)
+
+    for column in schema:
+        walk(column.name, column.type)
+    return tuple(paths)
 
 
 class _PartFile:
@@ -93,7 +124,7 @@ class _PartFile:
             data_page_size=DATA_PAGE_BYTES,
             write_batch_size=WRITE_BATCH_ROWS,
             dictionary_pagesize_limit=DATA_PAGE_BYTES,
-            write_statistics=True,
+            write_statistics=list(statistics_columns(schema)),
         )
         self.rows = 0
 

@@ -62,11 +62,13 @@ def is_ipv4(value: str) -> bool:
     (which would cost the hook ~10 ms of imports).
     """
     octets = value.split(".")
-    if len(octets) != 4 or not value.isascii():
+    # One C check for "four groups of ASCII digits" (isdigit() is [0-9] on ASCII text), then
+    # per octet: 1-3 digits, no leading zero, at most 255 (three digits compare as numbers do).
+    if len(octets) != 4 or not value.isascii() or not "".join(octets).isdigit():
         return False
     for octet in octets:
-        # isdigit() is [0-9] on ASCII text; "0" alone, never a leading zero; at most 255.
-        if not (0 < len(octet) <= 3 and octet.isdigit()) or (octet[0] == "0" and len(octet) > 1) or int(octet) > 255:
+        size = len(octet)
+        if size != 1 and (size == 0 or size > 3 or octet[0] == "0" or (size == 3 and octet > "255")):
             return False
     return True
 
@@ -103,8 +105,9 @@ def is_ip(value: str) -> bool:
 
 
 def _tree(fields: tuple) -> tuple:
-    # (leaves, children) per object: leaves = ((key, path, type_id), …) and children =
-    # ((key, subtree), …), so one walk skips whole missing subtrees. Order: FIELDS order.
+    # (keys, leaves, children) per object: leaves = ((key, path, type_id), …), children =
+    # ((key, subtree), …) and keys all their keys, so one walk skips whole missing subtrees
+    # and objects that hold none of the keys. Order: FIELDS order.
     nested: dict = {}
     for path, type_id in fields:
         node = nested
@@ -115,7 +118,7 @@ def _tree(fields: tuple) -> tuple:
     def build(node: dict) -> tuple:
         leaves = tuple((key, *spec) for key, spec in node.items() if type(spec) is tuple)
         children = tuple((key, build(spec)) for key, spec in node.items() if type(spec) is dict)
-        return leaves, children
+        return frozenset(node), leaves, children
 
     return build(nested)
 
@@ -124,7 +127,9 @@ _TREE = _tree(FIELDS)
 
 
 def _collect(obj: dict, tree: tuple, out: list) -> None:
-    leaves, children = tree
+    keys, leaves, children = tree
+    if obj.keys().isdisjoint(keys):  # one C call: data.* often holds none of them
+        return
     get = obj.get
     for key, name, type_id in leaves:
         value = get(key)

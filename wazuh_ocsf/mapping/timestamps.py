@@ -39,27 +39,26 @@ def parse_timestamp(value: object) -> tuple:
     """
     if type(value) is not str:
         raise AlertError(f"timestamp is not a string (got {type(value).__name__})")
-    if (
-        len(value) == 28
-        and value[23:] == "+0000"
-        and value[4:20:3] == "--T::."  # the separators at 4, 7, 10, 13, 16 and 19
-        and value.isascii()  # ASCII, so isdigit() means [0-9]
-        and (value[0:4] + value[5:7] + value[8:10]).isdigit()
-        and (value[11:13] + value[14:16] + value[17:19] + value[20:23]).isdigit()
-    ):
-        # What almost every alert holds (2024-04-22T14:20:46.976+0000): fixed positions.
-        year, month, day = int(value[0:4]), int(value[5:7]), int(value[8:10])
-        hour, minute, second = int(value[11:13]), int(value[14:16]), int(value[17:19])
-        if (
-            1 <= month <= 12
-            and 1 <= day <= _DAYS_IN_MONTH[month]
-            and (month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)))
-            and hour <= 23
-            and minute <= 59
-            and second <= 60
-        ):
-            seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-            return seconds * 1000 + int(value[20:23]), 0
+    if len(value) == 28 and value[23:] == "+0000" and value[4:20:3] == "--T::." and value.isascii():
+        # What almost every alert holds (2024-04-22T14:20:46.976+0000): fixed positions, the
+        # separators at 4, 7, 10, 13, 16 and 19 checked above. Two int() calls instead of
+        # seven: YYYYMMDD and hhmmssfff (ASCII, so isdigit() means [0-9]).
+        date = value[0:4] + value[5:7] + value[8:10]
+        clock = value[11:13] + value[14:16] + value[17:19] + value[20:23]
+        if date.isdigit() and clock.isdigit():
+            date, clock = int(date), int(clock)
+            year, month, day = date // 10000, date // 100 % 100, date % 100
+            hour, minute, second = clock // 10000000, clock // 100000 % 100, clock // 1000 % 100
+            if (
+                1 <= month <= 12
+                and 1 <= day <= _DAYS_IN_MONTH[month]
+                and (month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)))
+                and hour <= 23
+                and minute <= 59
+                and second <= 60
+            ):
+                seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+                return seconds * 1000 + clock % 1000, 0
     if not _compiled:
         import re
 

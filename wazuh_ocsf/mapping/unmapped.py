@@ -19,12 +19,17 @@ _encode_str = json_codec.encode_string  # C: one JSON string, ensure_ascii=False
 
 
 def _encode(value: object) -> str:
-    if type(value) is list:
-        try:  # the common list: strings only (rule.gdpr, data.tags, …), one C pass
-            text = "[" + ",".join(map(_encode_str, value)) + "]"
-            return text if len(text) <= MAX_STRING else cut(text)
+    if type(value) is list and value:
+        try:  # the common list: strings only (rule.gdpr, data.tags, …), C passes only
+            joined = "".join(value)
         except TypeError:
             pass
+        else:
+            if len(_encode_str(joined)) == len(joined) + 2:  # no member needs a JSON escape
+                text = '["' + '","'.join(value) + '"]'
+            else:
+                text = "[" + ",".join(map(_encode_str, value)) + "]"
+            return text if len(text) <= MAX_STRING else cut(text)
     try:
         text = _dumps(value, default=repr)
     except (ValueError, TypeError, RecursionError):  # circular, non-str keys of mixed types, …
@@ -40,7 +45,7 @@ def _put(out: dict, key: str, value: str) -> None:
         while f"{key}#{number}" in out:
             number += 1
         key = f"{key}#{number}"
-    out[key] = value
+    dict.__setitem__(out, key, value)  # not out[key]: that would call _Careful.__setitem__ again
 
 
 def _leaf(value: object) -> str | None:
@@ -59,44 +64,40 @@ def _leaf(value: object) -> str | None:
     return _encode(value)  # lists, floats, and anything a caller built by hand
 
 
-def _walk_fast(obj: dict, prefix: str, append) -> None:
+def _walk_fast(obj: dict, prefix: str, out: dict) -> int:
     # The hot loop of the mapper (data.*, syscheck.*: nothing below is used). It assumes
     # str keys and leaves every rare case (long strings, key collisions, odd types) to the
-    # checks in map_unmapped, which run once per alert in C (max, map, len, dict).
+    # checks in map_unmapped, which run once per alert in C (max, map, len). Returns how
+    # many values it stored: fewer keys in ``out`` than that means two paths met.
+    count = 0
     for key, value in obj.items():
         kind = type(value)
         if kind is str:
             if value:
-                append((prefix + key, value))
+                out[prefix + key] = value
+                count += 1
         elif kind is dict:
             if value:
-                _walk_fast(value, prefix + key + ".", append)
+                count += _walk_fast(value, prefix + key + ".", out)
         elif kind is int:
-            append((prefix + key, str(value)))
+            out[prefix + key] = str(value)
+            count += 1
         elif kind is bool:
-            append((prefix + key, "true" if value else "false"))
+            out[prefix + key] = "true" if value else "false"
+            count += 1
         elif kind is list:
             if value:
-                append((prefix + key, _encode(value)))
+                out[prefix + key] = _encode(value)
+                count += 1
         elif value is not None:
-            append((prefix + key, _encode(value)))
+            out[prefix + key] = _encode(value)
+            count += 1
+    return count
 
 
-def _walk_safe(obj: dict, prefix: str, out: dict) -> None:
-    # The same walk for alerts the fast one cannot take (non-str keys, huge ints).
-    for key, value in obj.items():
-        path = prefix + (key if type(key) is str else str(key))
-        if type(value) is dict:
-            if value:
-                _walk_safe(value, path + ".", out)
-            continue
-        value = _leaf(value)
-        if value is not None:
-            _put(out, path, value)
-
-
-def _walk_used(obj: dict, prefix: str, used: set, parents: set, append) -> None:
+def _walk_used(obj: dict, prefix: str, used: set, parents: frozenset, out: dict) -> int:
     # Top level and the used objects (rule, agent, …): skip what an attribute holds.
+    count = 0
     for key, value in obj.items():
         path = prefix + key
         if path in used:
@@ -104,17 +105,36 @@ def _walk_used(obj: dict, prefix: str, used: set, parents: set, append) -> None:
         kind = type(value)
         if kind is str:
             if value:
-                append((path, value))  # long ones are cut in map_unmapped
+                out[path] = value  # long ones are cut in map_unmapped
+                count += 1
         elif kind is dict:
             if value:
                 if path in parents:
-                    _walk_used(value, path + ".", used, parents, append)
+                    count += _walk_used(value, path + ".", used, parents, out)
                 else:
-                    _walk_fast(value, path + ".", append)
+                    count += _walk_fast(value, path + ".", out)
+        elif kind is list:  # rule.gdpr, rule.pci_dss, … (Detection Finding keeps them here)
+            if value:
+                out[path] = _encode(value)
+                count += 1
+        elif kind is bool:  # rule.mail
+            out[path] = "true" if value else "false"
+            count += 1
         else:
             value = _leaf(value)
             if value is not None:
-                append((path, value))
+                out[path] = value
+                count += 1
+    return count
+
+
+class _Careful(dict):
+    # The walks' target for the rare alert with a long key or value or two paths that meet:
+    # each value stored as _put stores it (cut, numbered), in the walks' order.
+    __slots__ = ()
+
+    def __setitem__(self, key: str, value: str) -> None:
+        _put(self, key, value if len(value) <= MAX_STRING else cut(value))
 
 
 def _unused(obj: dict, used: set) -> dict:
@@ -151,17 +171,16 @@ def map_unmapped(alert: dict, used: set) -> dict | None:
 
     ``used`` holds top-level paths and paths below :data:`USED_PARENTS` only.
     """
-    pairs = []
+    out = {}
     try:
-        _walk_used(alert, "", used, USED_PARENTS, pairs.append)
+        count = _walk_used(alert, "", used, USED_PARENTS, out)
     except (TypeError, ValueError):  # a non-str key, an int too long for str(): the careful path
         out = _unused(alert, used)
         return out or None
-    if not pairs:
+    if not out:
         return None
-    out = dict(pairs)
-    if len(out) != len(pairs) or max(map(len, out)) > MAX_STRING or max(map(len, out.values())) > MAX_STRING:
-        out = {}
-        for path, value in pairs:
-            _put(out, path, value if len(value) <= MAX_STRING else cut(value))
+    if count != len(out) or max(map(len, out)) > MAX_STRING or max(map(len, out.values())) > MAX_STRING:
+        careful = _Careful()
+        _walk_used(alert, "", used, USED_PARENTS, careful)
+        out = dict(careful)
     return out

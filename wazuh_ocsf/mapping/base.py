@@ -90,6 +90,17 @@ def finding_uid(alert: dict) -> str:
     return make_finding_uid(alert, epoch_ms)
 
 
+def text_at(obj: dict, key: str, path: str, used: set) -> str | None:
+    """``obj[key]`` for a string attribute (see ``as_text``); ``path`` counts as used only when
+    the value already was a string, so a converted value (a numeric ``rule.id``) stays in
+    ``unmapped`` as well."""
+    value = obj.get(key)
+    text = as_text(value)
+    if text is not None and type(value) is str:
+        used.add(path)
+    return text
+
+
 def base_event(
     alert: dict,
     rule: dict,
@@ -125,11 +136,9 @@ def base_event(
     }
     if offset is not None:
         event["timezone_offset"] = offset
-    description = as_text(rule.get("description"))
+    description = text_at(rule, "description", "rule.description", used)
     if description is not None:
         event["message"] = description
-        if type(rule.get("description")) is str:
-            used.add("rule.description")
     firedtimes = rule.get("firedtimes")
     count = as_int(firedtimes)
     if count is not None:
@@ -151,12 +160,9 @@ def base_event(
     }
     if product_version:
         metadata["product"]["version"] = cut(product_version)
-    alert_id = alert.get("id")
-    uid = as_text(alert_id)
+    uid = text_at(alert, "id", "id", used)
     if uid is not None:
         metadata["uid"] = uid
-        if type(alert_id) is str:
-            used.add("id")
     event["metadata"] = metadata
     return event
 
@@ -164,10 +170,7 @@ def base_event(
 def finding_parts(alert: dict, rule: dict, epoch_ms: int, used: set) -> tuple:
     """``(uid, title, types, analytic)`` of the finding: the same for both classes."""
     uid = make_finding_uid(alert, epoch_ms)
-    rule_id_value = rule.get("id")
-    rule_id = as_text(rule_id_value)
-    if rule_id is not None and type(rule_id_value) is str:
-        used.add("rule.id")
+    rule_id = text_at(rule, "id", "rule.id", used)
     description = as_text(rule.get("description"))
     # finding.title is required; say what there is rather than leave the finding invalid.
     title = description or (f"Wazuh rule {rule_id}" if rule_id else "Wazuh alert")
@@ -208,18 +211,12 @@ def agent_resource(agent: object, used: set) -> dict | None:
     if type(agent) is not dict:
         return None
     resource = {}
-    agent_id = agent.get("id")
-    uid = as_text(agent_id)
+    uid = text_at(agent, "id", "agent.id", used)
     if uid is not None:
         resource["uid"] = uid
-        if type(agent_id) is str:
-            used.add("agent.id")
-    name_value = agent.get("name")
-    name = as_text(name_value)
+    name = text_at(agent, "name", "agent.name", used)
     if name is not None:
         resource["name"] = name
-        if type(name_value) is str:
-            used.add("agent.name")
     if not resource:
         return None
     resource["type"] = "Wazuh manager (agent 000)" if uid == MANAGER_AGENT_ID else "Wazuh agent"

@@ -144,27 +144,32 @@ def _describe(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-class _FlushLock:
-    """Context manager of the single-flusher lock (see :meth:`Spool.flush_lock`)."""
+class ExclusiveLock:
+    """A non-blocking ``flock`` on ``path`` held for a ``with`` block: one holder at a time.
 
-    __slots__ = ("_fd", "_path")
+    ``what`` names the lock in the SpoolError raised when the file cannot be opened; ``busy``
+    is the SpoolBusyError message raised at once when another process holds it. Used for the
+    single-flusher lock and for every other one-at-a-time job on a spool.
+    """
 
-    def __init__(self, path: str) -> None:
+    __slots__ = ("_busy", "_fd", "_path", "_what")
+
+    def __init__(self, path: str, *, what: str, busy: str) -> None:
         self._path = path
+        self._what = what
+        self._busy = busy
         self._fd = -1
 
-    def __enter__(self) -> _FlushLock:
+    def __enter__(self) -> ExclusiveLock:
         try:
             fd = os.open(self._path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
         except OSError as exc:
-            raise SpoolError(f"cannot open the flush lock {self._path}: {_describe(exc)}") from None
+            raise SpoolError(f"cannot open {self._what} {self._path}: {_describe(exc)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise SpoolBusyError(
-                f"another flusher holds {self._path}: only one flusher may work on a spool at a time"
-            ) from None
+            raise SpoolBusyError(self._busy) from None
         self._fd = fd
         return self
 
@@ -259,11 +264,16 @@ class Spool:
             time.sleep(min(delay, deadline - now))
             delay = min(delay * 2, 0.02)
 
-    def flush_lock(self) -> _FlushLock:
+    def flush_lock(self) -> ExclusiveLock:
         """Context manager held by the one flusher; raises SpoolBusyError at once if taken."""
         if not os.path.isdir(self.directory):
             raise self._missing()
-        return _FlushLock(os.path.join(self.directory, FLUSH_LOCK_FILE))
+        path = os.path.join(self.directory, FLUSH_LOCK_FILE)
+        return ExclusiveLock(
+            path,
+            what="the flush lock",
+            busy=f"another flusher holds {path}: only one flusher may work on a spool at a time",
+        )
 
     # -- reading the directory ----------------------------------------------------------------
 

@@ -7,15 +7,14 @@ name in the same directory, given their owner and mode, then renamed over the ta
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import os
 import pwd
 import shutil
 import stat
-import tempfile
 from typing import Callable
 
+from wazuh_ocsf.durable import atomic_write
 from wazuh_ocsf_installer.errors import InstallError, UsageError
 
 
@@ -112,20 +111,10 @@ def _state(path: str) -> os.stat_result | None:
 
 def write_atomic(path: str, data: bytes, uid: int, gid: int, mode: int) -> None:
     """Write ``data`` to ``path`` via a temp file in the same directory, with owner and mode, then rename."""
-    directory = os.path.dirname(path)
-    fd, temp = tempfile.mkstemp(prefix=".wazuh-ocsf-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
+    with atomic_write(path, binary=True, mode=mode) as handle:
+        handle.write(data)
+        os.fchown(handle.fileno(), uid, gid)
+        os.fchmod(handle.fileno(), mode)
 
 
 def plan_file(

@@ -22,7 +22,7 @@ from hook_support import (
     finding_uid_of,
 )
 
-from wazuh_ocsf import hook
+from wazuh_ocsf import dead_letter, hook
 from wazuh_ocsf.mapping import finding_uid
 
 LOG_LINE = re.compile(r"^\d{4} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} wazuh-ocsf: (ERROR|DEBUG): .+$")
@@ -408,3 +408,23 @@ def test_exit_codes_are_documented_and_distinct():
     assert sorted(hook.EXIT_CODES) == sorted(codes.values())
     assert (hook.ERR_BAD_ARGUMENTS, hook.ERR_FILE_NOT_FOUND, hook.ERR_INVALID_JSON) == (2, 6, 7)  # Wazuh's own
     assert 127 not in codes.values() and 126 not in codes.values()
+
+
+def test_a_failing_fsync_is_error_12_and_keeps_the_alert(home, monkeypatch):
+    home.write_config(spool_dir=home.spool, node_name="node-1", fsync="append")
+    monkeypatch.setenv("WAZUH_OCSF_WAZUH_HOME", str(home.root))
+    for name in [n for n in os.environ if n.startswith("WAZUH_OCSF_") and n != "WAZUH_OCSF_WAZUH_HOME"]:
+        monkeypatch.delenv(name)
+
+    def fail(fd):
+        raise OSError(5, "Input/output error")
+
+    script = str(home.root / "integrations" / "x.py")
+    first = home.alert_file(alert_bytes(SAMPLE_ALERT))
+    assert hook.main([script, *map(str, argv_48(first))]) == hook.OK
+    monkeypatch.setattr(os, "fdatasync", fail)  # the append to the now active segment fails
+    second = alert_bytes(dict(SAMPLE_ALERT, id="1713795642.2000"))
+    assert hook.main([script, *map(str, argv_48(home.alert_file(second)))]) == hook.ERR_SPOOL_UNAVAILABLE
+    assert "Input/output error" in home.log_text()
+    (record,) = dead_letter.iter_records(str(home.spool))
+    assert record["data"] == second

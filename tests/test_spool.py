@@ -15,6 +15,7 @@ import pytest
 import spool_support as support
 from spool_support import line, make_spool, read_all, segment_files, settings_for
 
+from wazuh_ocsf import spool as spool_module
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError, SpoolFullError
 from wazuh_ocsf.spool import Segment, Spool, node_token, split_lines
 
@@ -453,3 +454,27 @@ def test_a_spool_the_user_cannot_write_is_a_clear_error():
         )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"SpoolError: cannot open the spool lock {spool_dir}/.lock: permission denied")
+
+
+def _failing_fdatasync(fd):
+    raise OSError(5, "Input/output error")
+
+
+def test_a_failing_fsync_is_a_spool_error(tmp_path, monkeypatch):
+    spool = make_spool(tmp_path / "spool", fsync="append")
+    spool.append(line(1))  # the active segment exists; the next append fsyncs it
+    monkeypatch.setattr(os, "fdatasync", _failing_fdatasync)
+    with pytest.raises(SpoolError, match="Input/output error"):
+        spool.append(line(2))
+    with pytest.raises(SpoolError, match="Input/output error"):
+        spool.append_many([line(3), line(4)])
+
+
+def test_a_failing_directory_fsync_closes_the_new_segment(tmp_path, monkeypatch):
+    spool = make_spool(tmp_path / "spool", fsync="append")
+    opened = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(spool_module, "_fsync_dir", _failing_fdatasync)
+    with pytest.raises(SpoolError, match="Input/output error"):
+        spool.append(line(1))
+    monkeypatch.undo()
+    assert set(os.listdir("/proc/self/fd")) <= opened

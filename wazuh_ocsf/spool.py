@@ -337,6 +337,14 @@ class Spool:
         """
         if not line.endswith(b"\n") or b"\n" in line[:-1]:
             raise ValueError("a spool line is exactly one line ending with a newline")
+        try:
+            return self._append(line)
+        except SpoolError:
+            raise
+        except OSError as exc:  # any other disk error: the callers (the hook) catch SpoolError
+            raise SpoolError(f"cannot append to the spool {self.directory}: {_describe(exc)}") from None
+
+    def _append(self, line: bytes) -> str:
         lock = self._lock(self.lock_timeout)
         if lock is None:
             return self._append_own_segment(line)
@@ -368,6 +376,14 @@ class Spool:
                 raise ValueError("a spool line is exactly one line ending with a newline")
         if not lines:
             return []
+        try:
+            return self._append_many(lines, timeout)
+        except SpoolError:
+            raise
+        except OSError as exc:  # any other disk error: the callers catch SpoolError
+            raise SpoolError(f"cannot append to the spool {self.directory}: {_describe(exc)}") from None
+
+    def _append_many(self, lines: list, timeout: float) -> list:
         lock = self._lock(timeout)
         if lock is None:
             raise SpoolBusyError(f"the spool lock {self.directory}/{LOCK_FILE} stayed busy for {timeout:g} s")
@@ -454,7 +470,11 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"cannot create spool segment {path}: {_describe(exc)}") from None
         if self.fsync == "append":
-            _fsync_dir(self.segments_dir)
+            try:
+                _fsync_dir(self.segments_dir)
+            except BaseException:
+                os.close(fd)
+                raise
         return fd, path
 
     def _ensure_dir(self, path: str) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections import Counter
 from datetime import datetime, timezone
 
@@ -204,3 +205,25 @@ def _interrupt_after(batches: int):
             raise KeyboardInterrupt
 
     return progress
+
+
+def test_an_unopenable_backfill_lock_is_a_spool_error(manager):
+    from wazuh_ocsf.errors import SpoolError
+
+    settings = manager["settings"]
+    os.makedirs(os.path.join(Spool(settings).state_dir, "backfill.lock"))  # open() fails, even as root
+    with pytest.raises(SpoolError, match=r"cannot open the backfill lock .*backfill\.lock"):
+        backfill(settings, since=utc(2024, 4, 20), until=utc(2024, 4, 23))
+
+
+def test_a_second_backfill_on_the_same_spool_is_refused(manager):
+    from wazuh_ocsf.errors import SpoolBusyError
+    from wazuh_ocsf.spool import ExclusiveLock
+
+    settings = manager["settings"]
+    path = os.path.join(Spool(settings).state_dir, "backfill.lock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with ExclusiveLock(path, what="a test lock", busy="held"), pytest.raises(
+        SpoolBusyError, match=r"another backfill is running on this spool \(it holds .*backfill\.lock\)"
+    ):
+        backfill(settings, since=utc(2024, 4, 20), until=utc(2024, 4, 23))

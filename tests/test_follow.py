@@ -277,3 +277,56 @@ def test_second_follower_on_the_same_spool_is_refused(home):
     finally:
         follower.stop()
         thread.join(10)
+
+
+def test_an_unopenable_follow_lock_is_a_spool_error_not_a_traceback(home):
+    from wazuh_ocsf.errors import SpoolError
+
+    settings = home["settings"]
+    state_dir = Spool(settings).state_dir
+    os.makedirs(os.path.join(state_dir, "follow.lock"))  # a directory: open() fails (even as root)
+    with pytest.raises(SpoolError, match=r"cannot open the follow lock .*follow\.lock"):
+        Follower(settings).run()
+
+
+def test_an_uncreatable_follow_state_directory_is_a_spool_error(home):
+    from wazuh_ocsf.errors import SpoolError
+
+    settings = home["settings"]
+    state_dir = Spool(settings).state_dir
+    if os.path.isdir(state_dir):
+        os.rmdir(state_dir)
+    with open(state_dir, "w"):  # a file where the directory should be
+        pass
+    with pytest.raises(SpoolError, match="cannot create the follow state directory"):
+        Follower(settings).run()
+
+
+def _pending_state(home) -> dict:
+    status = os.stat(home["first"])
+    return {"dev": status.st_dev, "ino": status.st_ino, "label": "none", "path": str(home["first"]),
+            "offset": 0, "pending_end": 0}
+
+
+def test_an_unwritable_follow_state_after_recovery_is_a_spool_error(home, monkeypatch):
+    from wazuh_ocsf import follow as follow_module
+    from wazuh_ocsf.errors import SpoolError
+
+    def refuse(path, data, **_kwargs):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(follow_module, "write_json_atomic", refuse)
+    with pytest.raises(SpoolError, match=r"cannot write the follow state .*follow\.json: Permission denied"):
+        Follower(home["settings"])._recover_pending(_pending_state(home))
+
+
+def test_an_unreadable_file_in_recovery_is_a_spool_error_naming_it(home, monkeypatch):
+    from wazuh_ocsf.alerts_reader import AlertsFile
+    from wazuh_ocsf.errors import SpoolError
+
+    def refuse(self):
+        raise PermissionError(13, "Permission denied", self.path)
+
+    monkeypatch.setattr(AlertsFile, "open", refuse)
+    with pytest.raises(SpoolError, match=rf"cannot read {home['first']} to recover the batch in flight"):
+        Follower(home["settings"])._recover_pending(_pending_state(home))

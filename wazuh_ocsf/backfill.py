@@ -24,7 +24,6 @@ Alerts the hook spools while a backfill runs are not seen by its start-up scan: 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -39,8 +38,8 @@ from wazuh_ocsf.alert_pipeline import MapOptions, MappingPool
 from wazuh_ocsf.alerts_reader import AlertsReader, alerts_dir_of
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import write_json_atomic
-from wazuh_ocsf.errors import SpoolBusyError, SpoolError
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.errors import SpoolError
+from wazuh_ocsf.spool import ExclusiveLock, Spool
 
 log = logging.getLogger(__name__)
 
@@ -232,28 +231,18 @@ class _DeliveredDays:
 # -- the run --------------------------------------------------------------------------------------
 
 
-class _Lock:
+def _lock(spool: Spool) -> ExclusiveLock:
     """One backfill per spool at a time."""
-
-    def __init__(self, spool: Spool) -> None:
-        self.path = os.path.join(spool.state_dir, LOCK)
-        self.fd = -1
-
-    def __enter__(self) -> _Lock:
-        try:
-            os.makedirs(os.path.dirname(self.path), 0o750, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
-        except OSError as exc:
-            raise SpoolError(f"cannot open the backfill lock {self.path}: {exc.strerror or exc}") from None
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(self.fd)
-            raise SpoolBusyError(f"another backfill is running on this spool (it holds {self.path})") from None
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        os.close(self.fd)
+    path = os.path.join(spool.state_dir, LOCK)
+    try:
+        os.makedirs(spool.state_dir, 0o750, exist_ok=True)
+    except OSError as exc:
+        raise SpoolError(f"cannot open the backfill lock {path}: {exc.strerror or exc}") from None
+    return ExclusiveLock(
+        path,
+        what="the backfill lock",
+        busy=f"another backfill is running on this spool (it holds {path})",
+    )
 
 
 def backfill(
@@ -282,7 +271,7 @@ def backfill(
             "or set WAZUH_OCSF_SPOOL_DIR"
         )
     alerts_dir = alerts_dir or alerts_dir_of(settings.wazuh_home)
-    with _Lock(spool) as lock:
+    with _lock(spool) as lock:
         checkpoint = read_checkpoint(spool)
         since_text = iso(since)
         if until is None and checkpoint is not None and checkpoint["since"] == since_text:
@@ -306,7 +295,7 @@ def backfill(
             result.resumed_from = f"{start[0]}:{start[1]}"
             log.info("resuming the backfill at %s", result.resumed_from)
         job = _Job(settings, spool, alerts_dir, since, until, start, result, progress, batch_lines)
-        job.run(workers or settings.follow_workers, close_fds=(lock.fd,))
+        job.run(workers or settings.follow_workers, close_fds=(lock._fd,))
         remove_checkpoint(spool)
     result.seconds = time.monotonic() - started
     log.info("%s", result.summary())

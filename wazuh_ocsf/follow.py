@@ -33,7 +33,6 @@ documented window).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -47,8 +46,8 @@ from wazuh_ocsf.alert_pipeline import MapOptions, MappingPool, map_block
 from wazuh_ocsf.alerts_reader import LIVE_NAME, AlertsFile, archive_files, wazuh5_hint
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import fsync_path, write_json_atomic
-from wazuh_ocsf.errors import SpoolBusyError, SpoolError
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.errors import SpoolError
+from wazuh_ocsf.spool import ExclusiveLock, Spool
 
 log = logging.getLogger(__name__)
 
@@ -192,26 +191,29 @@ class Follower:
                 f"spool directory {self.spool.directory} does not exist: run the installer or create it, "
                 "or set WAZUH_OCSF_SPOOL_DIR"
             )
-        os.makedirs(self.spool.state_dir, 0o750, exist_ok=True)
-        lock_path = os.path.join(self.spool.state_dir, LOCK)
-        lock = os.open(lock_path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
         try:
+            os.makedirs(self.spool.state_dir, 0o750, exist_ok=True)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot create the follow state directory {self.spool.state_dir}: {exc.strerror or exc}"
+            ) from None
+        lock_path = os.path.join(self.spool.state_dir, LOCK)
+        lock = ExclusiveLock(
+            lock_path,
+            what="the follow lock",
+            busy=f"another follower is running on this spool (it holds {lock_path})",
+        )
+        # The workers close the lock descriptor: an orphaned worker must not keep the lock.
+        with lock, MappingPool(self.options, self.workers, close_fds=(lock._fd,)) as pool:
+            self._pool = pool
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                raise SpoolBusyError(f"another follower is running on this spool (it holds {lock_path})") from None
-            with MappingPool(self.options, self.workers, close_fds=(lock,)) as pool:
-                self._pool = pool
-                try:
-                    self._start()
-                    self._loop()
-                finally:
-                    self._drain()
-                    self._sync(force=True)
-                    if self._source is not None:
-                        self._source.close()
-        finally:
-            os.close(lock)
+                self._start()
+                self._loop()
+            finally:
+                self._drain()
+                self._sync(force=True)
+                if self._source is not None:
+                    self._source.close()
         log.info("%s", self.stats.summary())
         return self.stats
 
@@ -337,9 +339,14 @@ class Follower:
         if item is None:
             log.error("cannot check the batch in flight at the last stop: %s is gone", state.get("path"))
             return
-        with item.open() as handle:
-            handle.seek(start)
-            blob = handle.read(end - start)
+        try:
+            with item.open() as handle:
+                handle.seek(start)
+                blob = handle.read(end - start)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot read {item.path} to recover the batch in flight at the last stop: {exc.strerror or exc}"
+            ) from None
         block = map_block(blob, self.options, base_offset=start)
         times = [int(uid.rsplit(":", 1)[-1]) for uid in block.uids if uid and uid.rsplit(":", 1)[-1].isdigit()]
         known = spooled_uids(self.spool, since_ms=min(times), until_ms=max(times) + 1) if times else set()
@@ -363,7 +370,10 @@ class Follower:
         # The offset moves past the batch, in whichever file it was.
         state["offset"] = end
         state.pop("pending_end", None)
-        write_json_atomic(self.state_path, state)
+        try:
+            write_json_atomic(self.state_path, state)
+        except OSError as exc:
+            raise SpoolError(f"cannot write the follow state {self.state_path}: {exc.strerror or exc}") from None
 
     def _loop(self) -> None:
         tail = b""
@@ -405,7 +415,7 @@ class Follower:
         size = os.fstat(source.fd).st_size
         if (status.st_dev, status.st_ino) != (source.dev, source.ino):
             # One more read: the manager may have written its last lines after our read.
-            if os.fstat(source.fd).st_size > source.offset + len(tail):
+            if size > source.offset + len(tail):
                 return tail
             if tail:
                 self._submit(source, tail + b"\n", torn=True)

@@ -84,6 +84,9 @@ class Layout:
         self.link = os.path.join(bin_dir, "wazuh-ocsf")
         self.console_script = os.path.join(self.venv, "bin", "wazuh-ocsf")
         self.units = [os.path.join(schedule.UNIT_DIR, n) for n in (schedule.SERVICE, schedule.TIMER)]
+        self.timer = self.units[1]
+        #: The link ``systemctl enable`` makes for the timer (under ``--root`` the installer makes it).
+        self.timer_wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
         self.follow_unit = follow_service.UNIT
 
     def phys(self, logical: str) -> str:
@@ -255,6 +258,36 @@ def _remove_if_ours(layout: Layout, logical: str, plan: Plan) -> Change | None:
     return plan_remove(layout.phys(logical), logical)
 
 
+def _plan_unit(layout: Layout, logical: str, text: str) -> Change:
+    """Write the systemd unit ``logical`` (root:root 0644); refuse to replace one the installer did not write."""
+    phys = layout.phys(logical)
+    current = read_text(phys)
+    if current is not None and not schedule.is_ours(current):
+        raise InstallError(f"{phys} exists and was not written by the installer: move it away")
+    return plan_file(phys, logical, text.encode(), Owner(0, 0, "root:root"), 0o644, body=text)
+
+
+def _plan_unit_removal(layout: Layout, plan: Plan, units: list, enabled: str, wants: str, *, live: bool) -> list:
+    """Stop, disable and remove the installer's systemd ``units``, of which ``enabled`` is the enabled one.
+
+    ``live`` (and not under ``--root``): ``systemctl disable --now`` first and ``daemon-reload`` last. On a
+    running system ``systemctl disable`` removes the ``wants`` link; under ``--root`` it is ours to remove.
+    """
+    target = layout.target
+    live = live and not target.is_fake_root
+    name = os.path.basename(enabled)
+    changes = []
+    if live:
+        changes.append(Change("run", f"systemctl disable --now {name}", apply=_systemctl(["disable", "--now", name])))
+    link = layout.phys(wants)
+    if target.is_fake_root and os.path.islink(link) and os.readlink(link) == enabled:
+        changes.append(plan_remove(link, wants))
+    changes += [_remove_if_ours(layout, unit, plan) for unit in units]
+    if live:
+        changes.append(Change("run", "systemctl daemon-reload", apply=_systemctl(["daemon-reload"])))
+    return changes
+
+
 def _systemctl(*commands: list) -> callable:
     def apply() -> None:
         for command in commands:
@@ -277,14 +310,10 @@ def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan) -> tuple[
             home=target.home, venv=layout.venv, config=layout.config, user=args.user, group=args.group
         )
         for logical, text in zip(layout.units, (service, schedule.render_timer(interval))):
-            current = read_text(layout.phys(logical))
-            if current is not None and not schedule.is_ours(current):
-                raise InstallError(f"{layout.phys(logical)} exists and was not written by the installer: move it away")
-            changes.append(plan_file(layout.phys(logical), logical, text.encode(), root_only, 0o644, body=text))
+            changes.append(_plan_unit(layout, logical, text))
         changed = any(c.verb != "keep" for c in changes)
         if target.is_fake_root:  # enable as `systemctl --root` would: the timer starts at the target's next boot
-            wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
-            changes.append(plan_symlink(layout.phys(wants), wants, layout.units[1]))
+            changes.append(plan_symlink(layout.phys(layout.timer_wants), layout.timer_wants, layout.timer))
             plan.next_steps.append(
                 f"on a running target system: systemctl daemon-reload && systemctl start {schedule.TIMER}"
             )
@@ -300,7 +329,7 @@ def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan) -> tuple[
     else:
         for logical in layout.units:
             removal = _remove_if_ours(layout, logical, plan)
-            if removal and not target.is_fake_root and logical.endswith(".timer"):
+            if removal and not target.is_fake_root and logical == layout.timer:
                 changes.append(
                     Change(
                         "run",
@@ -469,16 +498,11 @@ def plan_follow(args, layout: Layout, plan: Plan, settings) -> list:
     """
     target = layout.target
     plan.restart_before = follow_service.SECTION
-    unit_phys = layout.phys(layout.follow_unit)
-    current = read_text(unit_phys)
-    if current is not None and not schedule.is_ours(current):
-        raise InstallError(f"{unit_phys} exists and was not written by the installer: move it away")
     writable = follow_service.writable_paths(layout.base, settings.spool_dir)
     text = follow_service.render_service(
         venv=layout.venv, config=layout.config, user=args.user, group=args.group, writable=writable
     )
-    root_only = Owner(0, 0, "root:root")
-    unit = plan_file(unit_phys, layout.follow_unit, text.encode(), root_only, 0o644, body=text)
+    unit = _plan_unit(layout, layout.follow_unit, text)
     changes = [unit]
     service = follow_service.SERVICE
     if target.is_fake_root:  # enable as `systemctl --root` would: it starts at the target's next boot
@@ -514,22 +538,9 @@ def plan_follow(args, layout: Layout, plan: Plan, settings) -> list:
 
 def plan_follow_removal(layout: Layout, plan: Plan) -> list:
     """Stop, disable and remove ``wazuh-ocsf-follow.service`` (under ``--root``: its files only)."""
-    target = layout.target
-    unit_phys = layout.phys(layout.follow_unit)
-    changes = []
-    ours = schedule.is_ours(read_text(unit_phys))
-    if ours and not target.is_fake_root:
-        service = follow_service.SERVICE
-        changes.append(
-            Change("run", f"systemctl disable --now {service}", apply=_systemctl(["disable", "--now", service]))
-        )
-    wants = layout.phys(follow_service.WANTS)
-    if target.is_fake_root and os.path.islink(wants) and os.readlink(wants) == layout.follow_unit:
-        changes.append(plan_remove(wants, follow_service.WANTS))
-    changes.append(_remove_if_ours(layout, layout.follow_unit, plan))
-    if ours and not target.is_fake_root:
-        changes.append(Change("run", "systemctl daemon-reload", apply=_systemctl(["daemon-reload"])))
-    return changes
+    unit = layout.follow_unit
+    ours = schedule.is_ours(read_text(layout.phys(unit)))
+    return _plan_unit_removal(layout, plan, [unit], unit, follow_service.WANTS, live=ours)
 
 
 def spool_backlog(spool_dir: str) -> tuple[int, int]:
@@ -584,24 +595,8 @@ def plan_uninstall(args) -> Plan:
         )
     plan.add("Unsent events", first)
 
-    sched = []
     units_present = any(os.path.exists(layout.phys(u)) for u in layout.units)
-    if units_present and not target.is_fake_root:
-        sched.append(
-            Change(
-                "run",
-                f"systemctl disable --now {schedule.TIMER}",
-                apply=_systemctl(["disable", "--now", schedule.TIMER]),
-            )
-        )
-    wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
-    # On a running system `systemctl disable` removes the link; under --root it is ours to remove.
-    timer_link = layout.phys(wants)
-    if target.is_fake_root and os.path.islink(timer_link) and os.readlink(timer_link) == layout.units[1]:
-        sched.append(plan_remove(timer_link, wants))
-    sched += [_remove_if_ours(layout, u, plan) for u in layout.units]
-    if units_present and not target.is_fake_root:
-        sched.append(Change("run", "systemctl daemon-reload", apply=_systemctl(["daemon-reload"])))
+    sched = _plan_unit_removal(layout, plan, layout.units, layout.timer, layout.timer_wants, live=units_present)
     sched.append(_remove_if_ours(layout, schedule.CRON_FILE, plan))
     plan.add("Flush schedule", sched)
     plan.add("Manager configuration", [plan_ossec_conf(layout, plan, None)])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 from collections import Counter
 from datetime import datetime, timezone
@@ -160,13 +161,30 @@ def run_command(argv: list) -> int:
     return backfill_command.run(parser.parse_args(argv))
 
 
-def test_command_line(manager, capsys, monkeypatch):
+@pytest.fixture
+def isolated_logging():
+    """Undo what ``logfile.configure`` does to the process's loggers, so later tests see none of it."""
+    root, ours = logging.getLogger(), logging.getLogger("wazuh_ocsf")
+    before = list(root.handlers), root.level, ours.level
+    yield
+    for handler in root.handlers:
+        if handler not in before[0]:
+            handler.close()
+    root.handlers[:], root.level = before[0], before[1]
+    ours.setLevel(before[2])
+
+
+def command_env(manager, monkeypatch) -> None:
     settings = manager["settings"]
     monkeypatch.setenv("WAZUH_OCSF_WAZUH_HOME", settings.wazuh_home)
     monkeypatch.setenv("WAZUH_OCSF_SPOOL_DIR", settings.spool_dir)
     monkeypatch.setenv("WAZUH_OCSF_NODE_NAME", "node-1")
     monkeypatch.setenv("WAZUH_OCSF_FOLLOW_WORKERS", "1")
     monkeypatch.setenv("WAZUH_OCSF_CONFIG", str(manager["dir"] / "none.conf"))
+
+
+def test_command_line(manager, capsys, monkeypatch, isolated_logging):
+    command_env(manager, monkeypatch)
     assert run_command(["--since", "2024-04-20", "--until", "2024-04-23T00:00Z", "--json", "--progress"]) == 0
     out, err = capsys.readouterr()
     summary = json.loads(out)
@@ -180,6 +198,18 @@ def test_command_line(manager, capsys, monkeypatch):
         run_command(["--since", "2024-04-23", "--until", "2024-04-20"])
     with pytest.raises(ConfigError, match="is not a date or time like"):
         run_command(["--since", "last tuesday"])
+
+
+def test_command_line_logs_its_warnings_to_the_log_file(manager, capsys, monkeypatch, isolated_logging):
+    command_env(manager, monkeypatch)
+    assert run_command(["--since", "2024-04-19", "--until", "2024-04-23"]) == 0
+    _out, err = capsys.readouterr()
+    assert "WARNING: no alerts archive for 2024-04-19" in err
+    path = os.path.join(manager["settings"].wazuh_home, "logs", "wazuh-ocsf.log")
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    assert "wazuh-ocsf-backfill[" in text
+    assert "WARNING: no alerts archive for 2024-04-19 in " in text
 
 
 def test_parse_time():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 
@@ -60,6 +61,7 @@ class ProgressBar:
 
 def run(args: argparse.Namespace) -> int:
     """Backfill; print a one-line summary; exit 1 when files had to be skipped."""
+    from wazuh_ocsf import logfile
     from wazuh_ocsf.backfill import parse_time
     from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import ConfigError
@@ -74,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--until", f"must be later than --since ({args.since})")
     settings = load_settings(path=args.config)
     become_spool_owner(settings.spool_dir)
+    # Warnings go to the log file; stderr carries the progress bar and the summary's own
+    # WARNING lines below, so only errors are echoed there.
+    logfile.configure(settings, "backfill", stderr_level=logging.ERROR)
 
     from wazuh_ocsf.backfill import backfill
 

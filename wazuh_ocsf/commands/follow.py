@@ -23,7 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Follow until SIGTERM/SIGINT; log to stderr (the journal under systemd)."""
+    """Follow until SIGTERM/SIGINT; log to logs/wazuh-ocsf.log and, from INFO up, to stderr (the journal)."""
+    from wazuh_ocsf import logfile
     from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import ConfigError
     from wazuh_ocsf.privileges import become_spool_owner
@@ -34,12 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--poll", "expected a duration greater than zero")
     settings = load_settings(path=args.config)
     become_spool_owner(settings.spool_dir)
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-        root.setLevel(logging.INFO)
+    logfile.configure(settings, "follow", stderr_level=logging.INFO)  # INFO on stderr: the journal
 
     from wazuh_ocsf.follow import follow
 

@@ -20,6 +20,7 @@ from s3_server import ACCOUNT_ID, REGION
 
 from wazuh_ocsf.arrow_schema import schema_for
 from wazuh_ocsf.doctor import FAIL, OK, Check, Context, Layout, check_integration_file, check_spool, render
+from wazuh_ocsf.ossec_conf import block_problems, ours
 
 BUCKET = "aws-security-data-lake-us-east-1-doctor1"
 EXTERNAL_ID = "wazuh-ext-doctor-5c1e"
@@ -311,3 +312,32 @@ def test_spool_and_integration_file_as_another_user(tmp_path):
     for name in ("custom-wazuh-ocsf", "custom-wazuh-ocsf.py"):
         os.chown(home / "integrations" / name, 0, 1)
     assert check_integration_file(ctx).status == OK
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ('{"ocsf_class": "bogus"}', "<options> ocsf_class: expected security_finding (2001) or detection_finding"),
+        ('{"ocsf_class": true}', "<options> ocsf_class: expected a string, got bool"),
+        ('{"colour": "red"}', "unknown key(s) 'colour'"),
+        ("[1]", "<options>: expected a JSON object"),
+        ("{", "<options>: expected a JSON object"),
+    ],
+)
+def test_options_in_ossec_conf_get_the_hooks_own_check(options, words):
+    text = (
+        "<ossec_config><integration><name>custom-wazuh-ocsf</name><alert_format>json</alert_format>"
+        f"<options>{options}</options></integration></ossec_config>"
+    )
+    (block,) = ours(text)
+    assert any(words in problem for problem in block_problems(block)), block_problems(block)
+
+
+def test_good_options_in_ossec_conf_have_no_problem():
+    text = (
+        "<ossec_config><integration><name>custom-wazuh-ocsf</name><alert_format>json</alert_format>"
+        '<options>{"ocsf_class": "detection_finding", "product_version": "4.9.0"}</options>'
+        "</integration></ossec_config>"
+    )
+    (block,) = ours(text)
+    assert block_problems(block) == []

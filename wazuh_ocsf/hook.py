@@ -210,8 +210,7 @@ def _keep(context: _Context, code: int, reason: str) -> HookFailure:
 
 
 def _read_options(path: str) -> dict:
-    """The ``<options>`` JSON object → setting overrides (attr → text). Raises ConfigError."""
-    from wazuh_ocsf import json_codec
+    """The ``<options>`` file → setting overrides (attr → text). Raises ConfigError."""
     from wazuh_ocsf.errors import ConfigError
 
     try:
@@ -219,6 +218,20 @@ def _read_options(path: str) -> dict:
             raw = handle.read()
     except OSError as exc:
         raise ConfigError("<options>", f"cannot read the options file {path}: {exc.strerror or exc}") from None
+    return parse_options(raw)
+
+
+def parse_options(raw: str | bytes) -> dict:
+    """The ``<options>`` JSON text → setting overrides (attr → text). Raises ConfigError.
+
+    The one check of ``<options>``: the hook runs it on the options file integratord writes,
+    ``wazuh-ocsf doctor`` on the ``<options>`` of ``ossec.conf``. Whether the chosen class has
+    a destination depends on the settings: :func:`_option_class` checks that.
+    """
+    from wazuh_ocsf import json_codec
+    from wazuh_ocsf.config import parse_class
+    from wazuh_ocsf.errors import ConfigError
+
     if not raw.strip():
         return {}
     try:
@@ -238,6 +251,11 @@ def _read_options(path: str) -> dict:
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ConfigError(f"<options> {key}", f"expected a string, got {type(value).__name__}")
         overrides[key] = str(value)
+    if "ocsf_class" in overrides:
+        try:
+            parse_class(overrides["ocsf_class"])
+        except ValueError as exc:
+            raise ConfigError("<options> ocsf_class", f"{exc} (got {overrides['ocsf_class']!r})") from None
     return overrides
 
 

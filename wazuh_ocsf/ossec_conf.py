@@ -11,10 +11,10 @@ offset-exact scanner, and takes :data:`ALLOWED_TAGS` and :data:`INTEGRATION_NAME
 
 from __future__ import annotations
 
-import json
 import re
 
-from wazuh_ocsf.hook import OPTION_KEYS
+from wazuh_ocsf.errors import ConfigError
+from wazuh_ocsf.hook import parse_options
 
 INTEGRATION_NAME = "custom-wazuh-ocsf"
 
@@ -111,13 +111,9 @@ def block_problems(block: IntegrationBlock) -> list:
 
 
 def _options_problems(options: str) -> list:
+    """What the hook would refuse in ``<options>`` (its own check, :func:`parse_options`)."""
     try:
-        value = json.loads(options)
-    except ValueError as exc:
-        return [f"<options> is not JSON ({exc}); e.g. {{\"ocsf_class\": \"detection_finding\"}}"]
-    if not isinstance(value, dict):
-        return ["<options> must be a JSON object, e.g. {\"ocsf_class\": \"detection_finding\"}"]
-    unknown = sorted(k for k in value if k not in OPTION_KEYS)
-    if unknown:
-        return [f"<options> has unknown key(s) {', '.join(unknown)}; known: {', '.join(OPTION_KEYS)}"]
+        parse_options(options)
+    except ConfigError as exc:
+        return [str(exc)]
     return []

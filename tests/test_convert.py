@@ -9,8 +9,9 @@ from ocsf_events import rows_to_events, strip_nulls
 
 from wazuh_ocsf import convert
 from wazuh_ocsf.arrow_schema import schema_for
-from wazuh_ocsf.convert import BadLine, class_of_line, convert_block, read_lines, split_complete
+from wazuh_ocsf.convert import BadLine, class_of_line, convert_block, read_lines
 from wazuh_ocsf.errors import ConversionError
+from wazuh_ocsf.spool import split_lines
 from wazuh_ocsf.spool_line import encode_event
 
 
@@ -143,9 +144,9 @@ def test_read_lines_rejects_a_row_of_another_class():
         read_lines(line, 2001)
 
 
-def test_split_complete_and_class_of_line():
-    assert split_complete(b"a\nb\nto") == (b"a\nb\n", b"to")
-    assert split_complete(b"") == (b"", b"")
+def test_split_lines_and_class_of_line():
+    assert split_lines(b"a\nb\nto") == (b"a\nb\n", b"to")
+    assert split_lines(b"") == (b"", b"")
     assert class_of_line(b'{"class_uid":2004}') == 2004
     assert class_of_line(b'{"class_uid":2001,"x":1}') == 2001
     assert class_of_line(b'{"class_uid":20011}') is None

@@ -71,17 +71,6 @@ class Converted:
         return sum(table.num_rows for table in self.tables.values())
 
 
-def read_schema_for(class_uid: int) -> pa.Schema:
-    """The schema the JSON reader reads spool lines with (``unmapped`` as a key/value list)."""
-    return spool_read_schema(class_uid)
-
-
-def split_complete(data: bytes) -> tuple[bytes, bytes]:
-    """Segment bytes → (complete ``\\n``-terminated lines, torn tail after the last newline)."""
-    end = data.rfind(b"\n") + 1
-    return data[:end], data[end:]
-
-
 def class_of_line(line: bytes) -> int | None:
     """The class_uid a spool line declares (found by a byte search), or None."""
     for class_uid, (before_comma, before_brace) in _CLASS_PATTERNS.items():
@@ -159,7 +148,7 @@ def read_lines(data: bytes, class_uid: int) -> pa.Table:
     a row is not of ``class_uid``, has no ``time`` or one outside years 1970–9999.
     """
     parse_options = pj.ParseOptions(
-        explicit_schema=read_schema_for(class_uid), unexpected_field_behavior="error", newlines_in_values=False
+        explicit_schema=spool_read_schema(class_uid), unexpected_field_behavior="error", newlines_in_values=False
     )
     # Blocks of PARSE_BLOCK_BYTES are parsed in parallel where pyarrow has threads; a line
     # longer than a block cannot be, so such input is read again as one block.

@@ -45,7 +45,7 @@ from wazuh_ocsf.errors import ConfigError, ConversionError, SinkError, SpoolErro
 from wazuh_ocsf.manifest import Manifest, ObjectEntry
 from wazuh_ocsf.parquet_writer import day_slices, sort_by_time, write_day
 from wazuh_ocsf.sinks.base import Sink
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.spool import Spool, split_lines
 from wazuh_ocsf.status import human_size
 
 log = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ class _FlushJob:
                     if not data:
                         break
                     if not data.endswith(b"\n"):  # only the end of the file lacks a newline
-                        data, built.torn_tail = _split_torn(data)
+                        data, built.torn_tail = split_lines(data)
                         if not data:
                             break
                     built.block_ends.append(start + len(data))
@@ -387,11 +387,6 @@ def _next_block(handle, block_bytes: int) -> bytes:
         if not chunk or chunk.endswith(b"\n"):
             break
     return data + b"".join(rest)
-
-
-def _split_torn(data: bytes) -> tuple[bytes, bytes]:
-    end = data.rfind(b"\n") + 1
-    return data[:end], data[end:]
 
 
 def _concat(arrays: list) -> pa.Array:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -73,8 +74,12 @@ def read_version(target: Target) -> str | None:
     return None
 
 
+@functools.cache
 def python_version(python: str) -> tuple | None:
-    """``(major, minor, micro)`` of an interpreter, or None if it does not run."""
+    """``(major, minor, micro)`` of an interpreter, or None if it does not run.
+
+    Each interpreter is run once per installer run: planning asks about the same one several times.
+    """
     try:
         result = subprocess.run(
             [python, "-I", "-c", "import sys; print('%d %d %d' % sys.version_info[:3])"],

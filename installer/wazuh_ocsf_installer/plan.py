@@ -232,12 +232,15 @@ def _config_updates(args) -> dict:
     return updates
 
 
-def _base_python(args, manager) -> str:
-    if args.python:
-        return args.python
+def _embedded_python(manager) -> str | None:
+    """The manager's own Python when it is there and new enough (3.9+) for wazuh-ocsf, else None."""
     if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= (3, 9):
         return manager.embedded_python
-    return sys.executable
+    return None
+
+
+def _base_python(args, manager) -> str:
+    return args.python or _embedded_python(manager) or sys.executable
 
 
 def _scheduler(args, target: Target) -> str:
@@ -428,7 +431,7 @@ def plan_install(args) -> Plan:
         rebuild=args.rebuild_venv,
     )
     pythons = [os.path.join(venv_phys, "bin", "python3")]
-    if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= (3, 9):
+    if _embedded_python(manager):
         pythons.append(manager.embedded_python)
     lib_phys = layout.phys(layout.lib)
     lib_ok = (

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from wazuh_ocsf.config import load_settings, parse_class, read_config_file
+from wazuh_ocsf.config import load_settings, parse_class, raw_spool_location, read_config_file
 from wazuh_ocsf.errors import ConfigError
 
 
@@ -109,3 +109,25 @@ def test_masked_hides_secrets(tmp_path):
 @pytest.mark.parametrize("word", ["security_finding", "SECURITY_FINDING", "security-finding", "2001"])
 def test_parse_class_accepts_every_spelling(word):
     assert parse_class(word) == 2001
+
+
+def test_raw_spool_location_follows_load_settings_without_validating_the_rest(tmp_path):
+    home = str(tmp_path)
+    text = "WAZUH_OCSF_SPOOL_DIR={home}/from-file\nWAZUH_OCSF_NODE_NAME=file-node\nWAZUH_OCSF_FSYNC=x\n"
+    conf = write(tmp_path, text)
+    env = {"WAZUH_OCSF_CONFIG": str(conf)}
+    assert raw_spool_location(home, env) == (f"{home}/from-file", "file-node")
+    env.update(WAZUH_OCSF_SPOOL_DIR="{home}/from-env", WAZUH_OCSF_NODE_NAME="env-node")
+    assert raw_spool_location(home, env) == (f"{home}/from-env", "env-node")  # {home} in the env too
+    settings = load_settings(wazuh_home=home, environ={**env, "WAZUH_OCSF_CONFIG": str(tmp_path / "absent")})
+    assert raw_spool_location(home, {**env, "WAZUH_OCSF_CONFIG": str(tmp_path / "absent")}) == (
+        settings.spool_dir,
+        settings.node_name,
+    )
+
+
+def test_raw_spool_location_of_an_unparseable_file_is_the_defaults(tmp_path):
+    conf = write(tmp_path, "this is not KEY=VALUE\n")
+    spool_dir, node = raw_spool_location(str(tmp_path), {"WAZUH_OCSF_CONFIG": str(conf)})
+    assert spool_dir == f"{tmp_path}/wazuh-ocsf/spool"
+    assert node == load_settings(wazuh_home=str(tmp_path), environ={}, path=str(tmp_path / "absent")).node_name

@@ -428,3 +428,16 @@ def test_a_failing_fsync_is_error_12_and_keeps_the_alert(home, monkeypatch):
     assert "Input/output error" in home.log_text()
     (record,) = dead_letter.iter_records(str(home.spool))
     assert record["data"] == second
+
+
+def test_a_config_error_keeps_the_alert_in_an_env_spool_dir_with_home(home, monkeypatch):
+    home.write_config(fsync="sometimes")  # invalid, and no spool_dir in the file
+    for name in [n for n in os.environ if n.startswith("WAZUH_OCSF_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WAZUH_OCSF_WAZUH_HOME", str(home.root))
+    monkeypatch.setenv("WAZUH_OCSF_SPOOL_DIR", "{home}/spool")
+    monkeypatch.setenv("WAZUH_OCSF_NODE_NAME", "node-1")
+    data = alert_bytes(SAMPLE_ALERT)
+    script = str(home.root / "integrations" / "x.py")
+    assert hook.main([script, *map(str, argv_48(home.alert_file(data)))]) == hook.ERR_CONFIG
+    assert [r["data"] for r in home.dead_letters()] == [data]

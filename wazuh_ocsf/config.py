@@ -349,6 +349,30 @@ def _lookup(setting: Setting, env: dict, file_values: dict, path: str):
     return setting.default, "default"
 
 
+def raw_spool_location(wazuh_home: str | None, environ: dict | None = None) -> tuple:
+    """``(spool_dir, node_name)`` as :func:`load_settings` would find them, other settings ignored.
+
+    For the hook when the settings are invalid: it still needs the dead-letter directory. Same
+    environment > file > default precedence and ``{home}`` substitution; a config file that
+    cannot be parsed counts as empty, and no other setting is validated.
+    """
+    env = os.environ if environ is None else environ
+    home = env.get(SETTINGS_BY_ATTR["wazuh_home"].env) or wazuh_home or DEFAULT_WAZUH_HOME
+    path = env.get(CONFIG_ENV) or default_config_path(home)
+    try:
+        file_values = read_config_file(path)
+    except ConfigError:
+        file_values = {}
+    if not wazuh_home and not env.get(SETTINGS_BY_ATTR["wazuh_home"].env):
+        home = file_values.get(SETTINGS_BY_ATTR["wazuh_home"].env) or home
+    found = []
+    for attr in ("spool_dir", "node_name"):
+        raw, _ = _lookup(SETTINGS_BY_ATTR[attr], env, file_values, path)
+        found.append(None if raw is None else raw.replace("{home}", home).strip())
+    spool_dir, node_name = found
+    return spool_dir, node_name or os.uname().nodename or "wazuh-manager"
+
+
 def _wazuh_version(home: str) -> str | None:
     from wazuh_ocsf import json_codec  # not json: the hook does not load it
 

@@ -169,26 +169,16 @@ class _Context:
 
     __slots__ = ("data", "invocation", "node", "spool_dir")
 
-    def __init__(self, invocation: Invocation, home: str) -> None:
+    def __init__(self, invocation: Invocation) -> None:
         self.invocation = invocation
         self.data = None
-        # Until the settings are read these are the defaults (or their environment overrides).
-        self.spool_dir = os.environ.get("WAZUH_OCSF_SPOOL_DIR") or os.path.join(home, "wazuh-ocsf", "spool")
-        self.node = os.environ.get("WAZUH_OCSF_NODE_NAME") or os.uname().nodename or "wazuh-manager"
+        self.spool_dir = self.node = None  # known once the settings are read
 
     def use_raw_config(self, home: str) -> None:
-        """The settings are invalid: take spool dir and node name from the raw file if possible."""
-        from wazuh_ocsf.config import CONFIG_ENV, default_config_path, read_config_file
-        from wazuh_ocsf.errors import ConfigError
+        """The settings are invalid: take spool dir and node name as far as they can be found."""
+        from wazuh_ocsf.config import raw_spool_location
 
-        try:
-            raw = read_config_file(os.environ.get(CONFIG_ENV) or default_config_path(home))
-        except ConfigError:
-            return
-        if not os.environ.get("WAZUH_OCSF_SPOOL_DIR") and raw.get("WAZUH_OCSF_SPOOL_DIR"):
-            self.spool_dir = raw["WAZUH_OCSF_SPOOL_DIR"].replace("{home}", home)
-        if not os.environ.get("WAZUH_OCSF_NODE_NAME") and raw.get("WAZUH_OCSF_NODE_NAME"):
-            self.node = raw["WAZUH_OCSF_NODE_NAME"]
+        self.spool_dir, self.node = raw_spool_location(home)
 
 
 def _keep(context: _Context, code: int, reason: str) -> HookFailure:
@@ -281,7 +271,7 @@ def _option_class(settings, value: str) -> int:
 def _run(argv: list, home: str, log: Log) -> int:
     invocation = parse_argv(argv)
     log.debug_enabled = invocation.debug
-    context = _Context(invocation, home)
+    context = _Context(invocation)
     started = time.monotonic()
 
     # 1. The alert's bytes first, so that every later failure can keep them.

@@ -173,6 +173,33 @@ def test_from_spool_table_needs_the_unmapped_column() -> None:
         from_spool_table(pa.table({"time": pa.array([1], pa.int64())}), 2001)
 
 
+def _sliced_spool_table(events: list, class_uid: int) -> pa.Table:
+    """The spool path's table cut to start at row 1: its unmapped chunk has a non-zero offset."""
+    data = b"".join(encode_event(event) for event in events)
+    parse_options = pa_json.ParseOptions(explicit_schema=spool_read_schema(class_uid))
+    return pa_json.read_json(io.BytesIO(data), parse_options=parse_options).slice(1)
+
+
+def test_from_spool_table_takes_sliced_chunks_with_null_rows() -> None:
+    event = map_alert(KITCHEN_SINK, **SETTINGS)
+    bare = {key: value for key, value in event.items() if key != "unmapped"}  # a null map
+    events = [event, bare, event]
+    table = from_spool_table(_sliced_spool_table(events, 2001), 2001)
+    assert table.equals(events_to_table(events[1:], 2001))
+
+
+def test_from_spool_table_refuses_a_null_key() -> None:
+    from wazuh_ocsf.errors import ConversionError
+
+    event = map_alert(KITCHEN_SINK, **SETTINGS)
+    broken = {**event, "unmapped": {}}
+    table = _sliced_spool_table([event, broken], 2001)
+    pairs = pa.array([[{"key": None, "value": "v"}]], type=table.schema.field("unmapped").type)
+    table = table.set_column(table.schema.get_field_index("unmapped"), "unmapped", pa.chunked_array([pairs]))
+    with pytest.raises(ConversionError, match="a key is null"):
+        from_spool_table(table, 2001)
+
+
 def test_events_to_table_rejects_values_out_of_range() -> None:
     event = map_alert(KITCHEN_SINK, **SETTINGS)
     with pytest.raises((pa.ArrowInvalid, OverflowError)):

@@ -19,6 +19,9 @@ unchanged, for both classes.
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from wazuh_ocsf.errors import ConversionError
 
 SECURITY_FINDING = 2001
 DETECTION_FINDING = 2004
@@ -286,30 +289,48 @@ def spool_read_schema(class_uid: int) -> pa.Schema:
     return _CACHE[key]
 
 
-def _unmapped_to_map(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    map_type = pa.map_(pa.string(), pa.string())
+def key_value_list_to_map(
+    column: pa.ChunkedArray, map_type: pa.DataType, *, memory_pool: pa.MemoryPool | None = None
+) -> pa.ChunkedArray:
+    """A ``list<struct<key, value>>`` column → ``map_type``, with no Python loop per row.
+
+    Null rows stay null. Raises ConversionError when a pair or a key is null (a map cannot
+    hold either).
+    """
     chunks = []
     for chunk in column.chunks:
-        pairs = chunk.values  # struct<key, value>, all rows' pairs in a row
+        if chunk.offset:  # from_arrays cannot take a null mask with sliced offsets
+            chunk = pa.concat_arrays([chunk], memory_pool=memory_pool)
+        pairs = chunk.values
+        if pairs.null_count:
+            raise ConversionError(f"{column.type}: a key/value pair is null")
+        keys, values = pairs.field("key"), pairs.field("value")
+        if keys.null_count:
+            raise ConversionError("unmapped: a key is null")
         mask = chunk.is_null() if chunk.null_count else None
-        chunks.append(
-            pa.MapArray.from_arrays(chunk.offsets, pairs.field("key"), pairs.field("value"), type=map_type, mask=mask)
-        )
+        chunks.append(pa.MapArray.from_arrays(chunk.offsets, keys, values, type=map_type, pool=memory_pool, mask=mask))
     return pa.chunked_array(chunks, type=map_type)
 
 
-def from_spool_table(table: pa.Table, class_uid: int) -> pa.Table:
+def from_spool_table(table: pa.Table, class_uid: int, *, memory_pool: pa.MemoryPool | None = None) -> pa.Table:
     """A table read with :func:`spool_read_schema` → the same rows in :func:`schema_for`'s schema.
 
-    Only the ``unmapped`` column changes (its list of pairs becomes a map, with no Python
-    loop per row); every other column is passed through as it is.
+    The ``unmapped`` list of pairs becomes a map (:func:`key_value_list_to_map`); any other
+    column whose type differs is cast. What the flusher's conversion runs.
     """
-    schema = schema_for(class_uid)
-    index = table.schema.get_field_index(UNMAPPED)
-    if index < 0:
+    if table.schema.get_field_index(UNMAPPED) < 0:
         raise ValueError("table has no unmapped column: was it read with spool_read_schema()?")
-    table = table.set_column(index, schema.field(UNMAPPED), _unmapped_to_map(table.column(index)))
-    return table.cast(schema)
+    schema = schema_for(class_uid)
+    columns = []
+    for target in schema:
+        column = table.column(target.name)
+        if column.type != target.type:
+            if pa.types.is_map(target.type):
+                column = key_value_list_to_map(column, target.type, memory_pool=memory_pool)
+            else:
+                column = pc.cast(column, target.type, memory_pool=memory_pool)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def events_to_table(events: list, class_uid: int) -> pa.Table:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from wazuh_ocsf.arrow_schema import schema_for, spool_read_schema
+from wazuh_ocsf.arrow_schema import from_spool_table, spool_read_schema
 from wazuh_ocsf.config import CLASS_NAMES
 from wazuh_ocsf.errors import ConversionError
 
@@ -169,35 +169,9 @@ def read_lines(data: bytes, class_uid: int) -> pa.Table:
             parse_options=parse_options,
             memory_pool=MEMORY_POOL,
         )
-    schema = schema_for(class_uid)
-    columns = []
-    for target in schema:
-        column = table.column(target.name)
-        if column.type != target.type:
-            if pa.types.is_map(target.type):
-                column = _key_value_list_to_map(column, target.type)
-            else:
-                column = pc.cast(column, target.type, memory_pool=MEMORY_POOL)
-        columns.append(column)
-    result = pa.Table.from_arrays(columns, schema=schema)
+    result = from_spool_table(table, class_uid, memory_pool=MEMORY_POOL)
     _check_rows(result, class_uid)
     return result
-
-
-def _key_value_list_to_map(column: pa.ChunkedArray, map_type: pa.DataType) -> pa.ChunkedArray:
-    chunks = []
-    for chunk in column.chunks:
-        if chunk.offset:  # from_arrays cannot take a null mask with sliced offsets
-            chunk = pa.concat_arrays([chunk], memory_pool=MEMORY_POOL)
-        pairs = chunk.values
-        if pairs.null_count:
-            raise ConversionError(f"{column.type}: a key/value pair is null")
-        keys, values = pairs.field("key"), pairs.field("value")
-        if keys.null_count:
-            raise ConversionError("unmapped: a key is null")
-        mask = chunk.is_null() if chunk.null_count else None
-        chunks.append(pa.MapArray.from_arrays(chunk.offsets, keys, values, type=map_type, pool=MEMORY_POOL, mask=mask))
-    return pa.chunked_array(chunks, type=map_type)
 
 
 def _check_rows(table: pa.Table, class_uid: int) -> None:

@@ -113,3 +113,22 @@ def test_replay_stops_at_a_full_spool_and_keeps_the_rest(manager):
     assert result.replayed == 0 and result.untried == 2 and "is full" in result.stopped
     assert [r["reason"] for r in dead_letter.iter_records(settings.spool_dir)] == ["kept", "kept"]
     assert Spool(settings).stats()["events"] == 0
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_replay_reads_each_dead_letter_file_once(manager, monkeypatch, dry_run):
+    home, _ = manager
+    settings = load_settings(path=str(home / "etc" / "wazuh-ocsf.conf"), environ={})
+    data = (ALERTS / "fim-added.json").read_bytes()
+    for node in ("node-a", "node-b", "node-c", "node-d"):
+        dead_letter.record(settings.spool_dir, reason="kept", source="a.alert", data=data, node=node)
+    opened = []
+
+    def counting_open(path, *args, **kwargs):
+        opened.append(os.path.basename(path))
+        return open(path, *args, **kwargs)
+
+    monkeypatch.setattr(dead_letter, "open", counting_open, raising=False)
+    result = replay(settings, dry_run=dry_run, settle=0)
+    assert result.replayed == 4
+    assert len(opened) == 4 and len(set(opened)) == 4, opened

@@ -95,20 +95,25 @@ def iter_records(spool_dir: str):
     ``"unreadable dead-letter record"`` and its raw bytes as ``data``, so nothing disappears.
     """
     for path in files(spool_dir):
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                try:
-                    item = json_codec.loads(raw)
-                    if not isinstance(item, dict):
-                        raise ValueError("not an object")
-                    data = binascii.a2b_base64(item.pop("data_b64"))
-                except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-                    item = {"time": None, "reason": "unreadable dead-letter record", "source": path, "node": None}
-                    data = raw.rstrip(b"\n")
-                item["data"] = data
-                item["file"] = path
-                item["line"] = number
-                yield item
+        yield from iter_file_records(path)
+
+
+def iter_file_records(path: str):
+    """Yield the records of one dead-letter file, as :func:`iter_records` does."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                item = json_codec.loads(raw)
+                if not isinstance(item, dict):
+                    raise ValueError("not an object")
+                data = binascii.a2b_base64(item.pop("data_b64"))
+            except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
+                item = {"time": None, "reason": "unreadable dead-letter record", "source": path, "node": None}
+                data = raw.rstrip(b"\n")
+            item["data"] = data
+            item["file"] = path
+            item["line"] = number
+            yield item
 
 
 def count(spool_dir: str) -> int:

@@ -17,7 +17,6 @@ never loses one.
 from __future__ import annotations
 
 import binascii
-import fcntl
 import json
 import logging
 import os
@@ -26,8 +25,8 @@ from dataclasses import dataclass, field
 
 from wazuh_ocsf import dead_letter
 from wazuh_ocsf.durable import append_durably
-from wazuh_ocsf.errors import AlertError, SpoolBusyError, SpoolError
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.errors import AlertError, SpoolError
+from wazuh_ocsf.spool import ExclusiveLock, Spool
 
 log = logging.getLogger(__name__)
 
@@ -118,20 +117,6 @@ class _Replayer:
         return line
 
 
-def _lock(spool_dir: str) -> int:
-    path = os.path.join(spool_dir, REPLAY_LOCK)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o640)
-    except OSError as exc:
-        raise SpoolError(f"cannot open {path}: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        raise SpoolBusyError(f"another dead-letter replay holds {path}") from None
-    return fd
-
-
 def _private_name(path: str) -> str:
     """``<node>-<day>.ndjson`` → ``<node>~replaying<pid>-<day>.ndjson`` (day stays last, as files() sorts)."""
     directory, name = os.path.split(path)
@@ -170,13 +155,11 @@ def _encode(item: dict) -> bytes:
 
 
 def _read(path: str) -> list:
-    """The records of one file, with their bytes (``dead_letter.iter_records`` of that file only)."""
-    out = []
-    directory = os.path.dirname(os.path.dirname(path))
-    for item in dead_letter.iter_records(directory):
-        if item["file"] == path:
-            out.append(item)
-    return out
+    """The records of one file, with their bytes; none if it is gone."""
+    try:
+        return list(dead_letter.iter_file_records(path))
+    except FileNotFoundError:
+        return []
 
 
 def replay(settings, *, class_uid: int | None = None, dry_run: bool = False, settle: float = SETTLE_SECONDS):
@@ -192,27 +175,26 @@ def replay(settings, *, class_uid: int | None = None, dry_run: bool = False, set
     result = ReplayResult()
     if not os.path.isdir(spool_dir):
         raise spool._missing()
-    lock = _lock(spool_dir)
-    try:
-        for path in dead_letter.files(spool_dir):
-            if dry_run:
-                _try_file(path, replayer, None, result)
-                continue
-            private = _private_name(path)
-            try:
-                os.rename(path, private)
-            except FileNotFoundError:
-                continue
-            if _may_be_open(path):
-                time.sleep(settle)  # a hook that opened the file just before the rename finishes its write
-            _replay_file(private, _original_name(private), replayer, spool, result)
-    except OSError as exc:
-        raise SpoolError(
-            f"cannot replay the dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
-            "everything in the spool must belong to its owner (see `wazuh-ocsf doctor`)"
-        ) from None
-    finally:
-        os.close(lock)
+    lock_path = os.path.join(spool_dir, REPLAY_LOCK)
+    with ExclusiveLock(lock_path, what="the replay lock", busy=f"another dead-letter replay holds {lock_path}"):
+        try:
+            for path in dead_letter.files(spool_dir):
+                if dry_run:
+                    _try_file(path, replayer, None, result)
+                    continue
+                private = _private_name(path)
+                try:
+                    os.rename(path, private)
+                except FileNotFoundError:
+                    continue
+                if _may_be_open(path):
+                    time.sleep(settle)  # a hook that opened the file just before the rename finishes its write
+                _replay_file(private, _original_name(private), replayer, spool, result)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot replay the dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
+                "everything in the spool must belong to its owner (see `wazuh-ocsf doctor`)"
+            ) from None
     log.info(
         "dead-letter replay: %d replayed, %d still failing, %d untried%s",
         result.replayed,

@@ -478,3 +478,10 @@ def test_a_failing_directory_fsync_closes_the_new_segment(tmp_path, monkeypatch)
         spool.append(line(1))
     monkeypatch.undo()
     assert set(os.listdir("/proc/self/fd")) <= opened
+
+
+def test_count_lines_counts_across_chunks_and_a_missing_file_is_zero(tmp_path):
+    path = tmp_path / "lines"
+    path.write_bytes(b"x" * ((1 << 20) - 1) + b"\n\n" + b"y\n" * 3 + b"torn")
+    assert spool_module.count_lines(str(path)) == 5
+    assert spool_module.count_lines(str(tmp_path / "absent")) == 0

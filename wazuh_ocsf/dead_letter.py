@@ -21,7 +21,7 @@ import time
 
 from wazuh_ocsf import json_codec
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.spool import DEAD_LETTER, node_token
+from wazuh_ocsf.spool import DEAD_LETTER, count_lines, node_token
 
 SUFFIX = ".ndjson"
 
@@ -118,11 +118,4 @@ def iter_file_records(path: str):
 
 def count(spool_dir: str) -> int:
     """How many records the dead-letter directory holds (lines of all its files)."""
-    total = 0
-    for path in files(spool_dir):
-        try:
-            with open(path, "rb") as handle:
-                total += sum(chunk.count(b"\n") for chunk in iter(lambda h=handle: h.read(1 << 20), b""))
-        except FileNotFoundError:
-            pass
-    return total
+    return sum(count_lines(path) for path in files(spool_dir))

@@ -181,31 +181,28 @@ def _scan_segment(path: str, uids: set, since_ms: int | None, until_ms: int | No
     import pyarrow.compute as pc
 
     from wazuh_ocsf.convert import convert_block
-    from wazuh_ocsf.delivered_index import UID_PATHS
+    from wazuh_ocsf.delivered_index import finding_uids
+    from wazuh_ocsf.flusher import next_block
 
     with open(path, "rb") as handle:
-        rest = b""
         while True:
-            chunk = handle.read(_SCAN_BLOCK)
-            data = rest + chunk
-            end = data.rfind(b"\n") + 1 if chunk else len(data)
-            block, rest = data[:end], data[end:]
-            if block.strip():
-                converted = convert_block(block if block.endswith(b"\n") else block + b"\n")
-                for class_uid, table in converted.tables.items():
-                    if not table.num_rows:
-                        continue
-                    parent, child = UID_PATHS[class_uid]
-                    column = pc.struct_field(table.column(parent), child)
-                    times = table.column("time")
-                    mask = pc.is_valid(column)
-                    if since_ms is not None:
-                        mask = pc.and_(mask, pc.greater_equal(times, since_ms))
-                    if until_ms is not None:
-                        mask = pc.and_(mask, pc.less(times, until_ms))
-                    uids.update(pc.filter(column, mask).to_pylist())
-            if not chunk:
+            block = next_block(handle, _SCAN_BLOCK)
+            if not block:
                 return
+            if not block.strip():
+                continue
+            # A torn tail (an active segment's line in the writing) is read too: a bad line, no uid.
+            converted = convert_block(block if block.endswith(b"\n") else block + b"\n")
+            for class_uid, table in converted.tables.items():
+                if not table.num_rows:
+                    continue
+                times = table.column("time")
+                if since_ms is not None:
+                    table = table.filter(pc.greater_equal(times, since_ms))
+                    times = table.column("time")
+                if until_ms is not None:
+                    table = table.filter(pc.less(times, until_ms))
+                uids.update(finding_uids(table, class_uid).to_pylist())
 
 
 class _DeliveredDays:

@@ -311,7 +311,7 @@ class _FlushJob:
                     handle.seek(start)
                     data = handle.read(end - start)
                 else:
-                    data = _next_block(handle, self.block_bytes)
+                    data = next_block(handle, self.block_bytes)
                     if not data:
                         break
                     if not data.endswith(b"\n"):  # only the end of the file lacks a newline
@@ -375,7 +375,7 @@ class _FlushJob:
             )
 
 
-def _next_block(handle, block_bytes: int) -> bytes:
+def next_block(handle, block_bytes: int) -> bytes:
     """Read about ``block_bytes`` and up to the end of that line (or the end of the file)."""
     data = handle.read(block_bytes)
     if not data or data.endswith(b"\n"):

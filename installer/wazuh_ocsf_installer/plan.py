@@ -638,9 +638,6 @@ def plan_uninstall(args) -> Plan:
         if args.purge or not os.path.isdir(spool_phys) or not spool_phys.startswith(base_phys + os.sep):
             spool.append(Change("remove", layout.base + "/", "if empty", remove_base))
     plan.add("Spool", spool)
-    plan.manager_config_changed = any(
-        c.verb == "update" for _, cs in plan.sections if _ == "Manager configuration" for c in cs
-    )
     return plan
 
 

@@ -20,6 +20,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNSUPPORTED = 3
+#: Exit status by error kind (checked in order); any other InstallError is EXIT_FAILED.
+EXIT_CODES = ((UsageError, EXIT_USAGE), (UnsupportedTargetError, EXIT_UNSUPPORTED))
 
 _EPILOG = """\
 Filters: --level, --rule-id, --group-filter and --event-location are kept from the existing block
@@ -172,24 +174,16 @@ def _check_usage(args) -> None:
         raise UsageError("run the installer as root (or with --dry-run to see what it would do)")
 
 
-def print_plan(plan: Plan, *, dry_run: bool, out=None) -> None:
-    out = out or sys.stdout
-    print(f"wazuh-ocsf installer: {plan.title}", file=out)
+def show_plan(plan: Plan, *, dry_run: bool) -> None:
+    """Print the plan section by section; unless ``dry_run``, apply each change right after printing it."""
+    print(f"wazuh-ocsf installer: {plan.title}")
     if dry_run:
-        print("Dry run: nothing is changed.", file=out)
+        print("Dry run: nothing is changed.")
     for title, changes in plan.sections:
-        print(f"\n{title}", file=out)
+        print(f"\n{title}")
         for change in changes:
-            print("\n".join(change.lines(dry_run)), file=out)
-
-
-def apply_plan(plan: Plan, out=None) -> None:
-    out = out or sys.stdout
-    for title, changes in plan.sections:
-        print(f"\n{title}", file=out)
-        for change in changes:
-            print("\n".join(change.lines(False)), file=out, flush=True)
-            if change.apply:
+            print("\n".join(change.lines(dry_run)), flush=True)
+            if change.apply and not dry_run:
                 change.apply()
 
 
@@ -206,11 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 # Before the follower starts, if it does: until the restart, integratord still runs the hook.
                 plan.add("Manager", [restart_change(Target(args.root, args.home))], before=plan.restart_before)
-        if args.dry_run:
-            print_plan(plan, dry_run=True)
-        else:
-            print(f"wazuh-ocsf installer: {plan.title}")
-            apply_plan(plan)
+        show_plan(plan, dry_run=args.dry_run)
         for warning in plan.warnings:
             print(f"WARNING: {warning}", file=sys.stderr)
         if plan.manager_config_changed and not args.restart:
@@ -222,15 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"Next: {step}")
         print("\nDry run finished: nothing was changed." if args.dry_run else "\nDone.")
         return EXIT_OK
-    except UsageError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except UnsupportedTargetError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return EXIT_UNSUPPORTED
     except InstallError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), EXIT_FAILED)
     except KeyboardInterrupt:
         print("ERROR: interrupted", file=sys.stderr)
         return 130

@@ -641,22 +641,32 @@ def plan_uninstall(args) -> Plan:
     return plan
 
 
+def _manager_restart_command(target: Target, *, physical: bool) -> list:
+    """The command that restarts the manager: ``systemctl`` where systemd runs, else ``wazuh-control``.
+
+    ``physical``: wazuh-control's path on the filesystem the installer works on (under ``--root``), else as
+    the manager sees it (for the administrator to type).
+    """
+    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
+        return ["systemctl", "restart", "wazuh-manager"]
+    control = target.home_path("bin", "wazuh-control")
+    return [target.path(control) if physical else control, "restart"]
+
+
 def restart_change(target: Target) -> Change:
     """Restart the manager so integratord reads ossec.conf again."""
-    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
-        return Change("run", "systemctl restart wazuh-manager", apply=_systemctl(["restart", "wazuh-manager"]))
-    control = target.path(target.home_path("bin", "wazuh-control"))
+    command = _manager_restart_command(target, physical=True)
+    if command[0] == "systemctl":
+        return Change("run", " ".join(command), apply=_systemctl(command[1:]))
 
     def apply() -> None:
-        result = subprocess.run([control, "restart"], capture_output=True, text=True, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise InstallError(f"{control} restart failed: {result.stderr.strip() or result.stdout.strip()}")
+            raise InstallError(f"{' '.join(command)} failed: {result.stderr.strip() or result.stdout.strip()}")
 
-    return Change("run", f"{control} restart", apply=apply)
+    return Change("run", " ".join(command), apply=apply)
 
 
 def restart_hint(target: Target) -> str:
     """The one command that restarts the manager."""
-    if shutil.which("systemctl") and os.path.isdir("/run/systemd/system"):
-        return "systemctl restart wazuh-manager"
-    return f"{target.home_path('bin', 'wazuh-control')} restart"
+    return " ".join(_manager_restart_command(target, physical=False))

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from wazuh_ocsf.convert import MEMORY_POOL
+from wazuh_ocsf.durable import temp_path
 from wazuh_ocsf.sinks.base import ParquetObject
 
 #: Target of uncompressed data per Parquet data page (Security Lake asks for ≤ 1 MB).
@@ -36,7 +37,6 @@ ROW_GROUP_ARROW_BYTES = 128 * 1024 * 1024
 
 MS_PER_DAY = 86_400_000
 _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-_COMPRESSION = {"zstd": "zstd", "snappy": "snappy", "gzip": "gzip", "none": "none"}
 
 
 @dataclass(frozen=True)
@@ -115,12 +115,12 @@ class _PartFile:
 
     def __init__(self, path: Path, schema: pa.Schema, compression: str) -> None:
         self.path = path
-        self.temp = path.with_name(f".{path.name}.tmp")
+        self.temp = Path(temp_path(path))
         self.sink = pa.OSFile(str(self.temp), "wb")
         self.writer = pq.ParquetWriter(
             self.sink,
             schema,
-            compression=_COMPRESSION[compression],
+            compression=compression,  # the config's names are pyarrow's
             data_page_size=DATA_PAGE_BYTES,
             write_batch_size=WRITE_BATCH_ROWS,
             dictionary_pagesize_limit=DATA_PAGE_BYTES,

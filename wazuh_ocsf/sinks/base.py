@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from wazuh_ocsf.config import Settings
+from wazuh_ocsf.config import CLASS_NAMES, Settings
 from wazuh_ocsf.errors import ConfigError
 
 
@@ -49,7 +49,7 @@ def object_key(settings: Settings, obj: ParquetObject) -> str:
     """
     prefix = settings.destination_prefix(obj.class_uid)
     if prefix is None:
-        name = "WAZUH_OCSF_" + {2001: "SECURITY", 2004: "DETECTION"}[obj.class_uid] + "_FINDING_SOURCE"
+        name = f"WAZUH_OCSF_{CLASS_NAMES[obj.class_uid].upper()}_SOURCE"
         raise ConfigError(name, f"no Security Lake custom source is configured for OCSF class {obj.class_uid}")
     if not settings.region:
         raise ConfigError("WAZUH_OCSF_REGION", "required to build the region=<region> partition")

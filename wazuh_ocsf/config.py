@@ -389,15 +389,13 @@ def load_settings(
     wazuh_home: str | None = None,
     path: str | None = None,
     environ: dict | None = None,
-    overrides: dict | None = None,
 ) -> Settings:
     """Read, merge and validate every setting.
 
     ``wazuh_home`` is where the caller believes Wazuh lives (the hook derives it from its own
     location); ``WAZUH_OCSF_WAZUH_HOME`` overrides it. ``path`` names the config file
     (default: ``WAZUH_OCSF_CONFIG``, else ``<home>/etc/wazuh-ocsf.conf``; a missing file means
-    all defaults). ``overrides`` (attr → text) wins over everything, e.g. ``<options>``.
-    Raises ConfigError naming the first bad setting.
+    all defaults). Raises ConfigError naming the first bad setting.
     """
     env = os.environ if environ is None else environ
     home = env.get(SETTINGS_BY_ATTR["wazuh_home"].env) or wazuh_home or DEFAULT_WAZUH_HOME
@@ -405,16 +403,12 @@ def load_settings(
     file_values = read_config_file(path)
     if not wazuh_home and not env.get(SETTINGS_BY_ATTR["wazuh_home"].env):
         home = file_values.get(SETTINGS_BY_ATTR["wazuh_home"].env) or home
-    overrides = overrides or {}
     values, sources = {}, {}
     for setting in SETTINGS:
         if setting.attr == "wazuh_home":
             values["wazuh_home"], sources["wazuh_home"] = home, "default"
             continue
-        if setting.attr in overrides:
-            raw, where = overrides[setting.attr], "override"
-        else:
-            raw, where = _lookup(setting, env, file_values, path)
+        raw, where = _lookup(setting, env, file_values, path)
         if raw is None:
             values[setting.attr] = None
         else:
@@ -423,7 +417,7 @@ def load_settings(
             try:
                 values[setting.attr] = setting.parse(str(raw))
             except ValueError as exc:
-                name = setting.env if where in ("default", "override") or not where.startswith("env:") else where[4:]
+                name = where[4:] if where.startswith("env:") else setting.env
                 raise ConfigError(name, f"{exc} (got {raw!r} from {where})") from None
         sources[setting.attr] = where
     if values["node_name"] is None:

@@ -41,6 +41,7 @@ import os
 import time
 
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError, SpoolFullError
+from wazuh_ocsf.mapping.timestamps import days_from_civil
 
 SEGMENTS = "segments"
 DEAD_LETTER = "dead-letter"
@@ -77,7 +78,7 @@ def _utc_stamp(seconds: float) -> str:
 
 
 def _stamp_seconds(stamp: str) -> int | None:
-    """``20240422T142046Z`` → epoch seconds, without calendar/datetime (days from civil)."""
+    """``20240422T142046Z`` → epoch seconds, without calendar/datetime."""
     if len(stamp) != 16 or stamp[8] != "T" or stamp[15] != "Z":
         return None
     try:
@@ -85,13 +86,7 @@ def _stamp_seconds(stamp: str) -> int | None:
         hour, minute, second = int(stamp[9:11]), int(stamp[11:13]), int(stamp[13:15])
     except ValueError:
         return None
-    year -= month <= 2
-    era = year // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146097 + doe - 719468
-    return days * 86400 + hour * 3600 + minute * 60 + second
+    return days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
 
 
 class Segment:
@@ -184,7 +179,6 @@ class Spool:
     __slots__ = (
         "archive_dir",
         "archive_retention",
-        "dead_letter_dir",
         "directory",
         "fsync",
         "lock_timeout",
@@ -202,7 +196,6 @@ class Spool:
         self.directory = settings.spool_dir
         self.node = node_token(settings.node_name)
         self.segments_dir = os.path.join(self.directory, SEGMENTS)
-        self.dead_letter_dir = os.path.join(self.directory, DEAD_LETTER)
         self.state_dir = os.path.join(self.directory, STATE)
         self.segment_max_bytes = settings.segment_max_bytes
         self.segment_max_age = settings.segment_max_age
@@ -217,11 +210,6 @@ class Spool:
                 os.makedirs(self.directory, _DIR_MODE, exist_ok=True)
             except OSError as exc:
                 raise SpoolError(f"cannot create the spool directory {self.directory}: {_describe(exc)}") from None
-
-    @classmethod
-    def from_settings(cls, settings, *, create: bool = False) -> Spool:
-        """Same as ``Spool(settings)``."""
-        return cls(settings, create=create)
 
     # -- locking -----------------------------------------------------------------------------
 
@@ -614,7 +602,7 @@ class Spool:
                 os.write(fd, b"r")
             finally:
                 os.close(fd)
-        except (OSError, SpoolError):
+        except OSError:  # SpoolError included
             pass  # the count is informative; failing to count must not hide the refusal
 
     def _make_room(self, active: Segment | None, sealed: list, total: int, incoming: int) -> Segment | None:

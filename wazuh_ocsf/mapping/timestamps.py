@@ -31,6 +31,19 @@ def days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + day_of_era - 719468
 
 
+def _valid(year: int, month: int, day: int, hour: int, minute: int, second: int) -> bool:
+    """Whether the fields are a real date and time (second 60: a leap second, counted as the
+    next second's first instant)."""
+    return (
+        1 <= month <= 12
+        and 1 <= day <= _DAYS_IN_MONTH[month]
+        and (month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)))
+        and hour <= 23
+        and minute <= 59
+        and second <= 60
+    )
+
+
 def parse_timestamp(value: object) -> tuple:
     """``timestamp`` → ``(epoch_ms, offset_minutes)``; ``offset_minutes`` is None without an offset.
 
@@ -49,14 +62,7 @@ def parse_timestamp(value: object) -> tuple:
             date, clock = int(date), int(clock)
             year, month, day = date // 10000, date // 100 % 100, date % 100
             hour, minute, second = clock // 10000000, clock // 100000 % 100, clock // 1000 % 100
-            if (
-                1 <= month <= 12
-                and 1 <= day <= _DAYS_IN_MONTH[month]
-                and (month != 2 or day != 29 or (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)))
-                and hour <= 23
-                and minute <= 59
-                and second <= 60
-            ):
+            if _valid(year, month, day, hour, minute, second):
                 seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
                 return seconds * 1000 + clock % 1000, 0
     if not _compiled:
@@ -69,14 +75,7 @@ def parse_timestamp(value: object) -> tuple:
     year, month, day, hour, minute, second, fraction, zulu, sign, off_hours, off_minutes = match.groups()
     year, month, day = int(year), int(month), int(day)
     hour, minute, second = int(hour), int(minute), int(second)
-    if (
-        not 1 <= month <= 12
-        or not 1 <= day <= _DAYS_IN_MONTH[month]
-        or (month == 2 and day == 29 and (year % 4 or (year % 100 == 0 and year % 400)))
-        or hour > 23
-        or minute > 59
-        or second > 60  # 60: a leap second, counted as the next second's first instant
-    ):
+    if not _valid(year, month, day, hour, minute, second):
         raise AlertError(f"timestamp {value[:64]!r} is not a valid date and time")
     if sign is not None:
         off_hours, off_minutes = int(off_hours), int(off_minutes)

@@ -19,7 +19,18 @@ from ops_support import clean_env, cli, manager_tree, me
 from s3_server import ACCOUNT_ID, REGION
 
 from wazuh_ocsf.arrow_schema import schema_for
-from wazuh_ocsf.doctor import FAIL, OK, Check, Context, Layout, check_integration_file, check_spool, render
+from wazuh_ocsf.doctor import (
+    FAIL,
+    OK,
+    Check,
+    Context,
+    Layout,
+    check_config,
+    check_config_file,
+    check_integration_file,
+    check_spool,
+    render,
+)
 from wazuh_ocsf.ossec_conf import block_problems, ours
 
 BUCKET = "aws-security-data-lake-us-east-1-doctor1"
@@ -341,3 +352,13 @@ def test_good_options_in_ossec_conf_have_no_problem():
     )
     (block,) = ours(text)
     assert block_problems(block) == []
+
+
+def test_config_problems_name_the_file_wazuh_ocsf_config_points_to(tmp_path):
+    elsewhere = tmp_path / "elsewhere.conf"
+    elsewhere.write_text("WAZUH_OCSF_SEGMENT_MAX_BYTES=lots\n")
+    ctx = Context(Layout(wazuh_home=str(tmp_path / "home")), environ={"WAZUH_OCSF_CONFIG": str(elsewhere)})
+    check = check_config(ctx)
+    assert check.status == FAIL
+    assert check.fix == f"correct WAZUH_OCSF_SEGMENT_MAX_BYTES in {elsewhere}"
+    assert check_config_file(ctx).detail.startswith(f"{elsewhere} is ")

@@ -349,6 +349,18 @@ def _lookup(setting: Setting, env: dict, file_values: dict, path: str):
     return setting.default, "default"
 
 
+def config_location(*, wazuh_home: str | None = None, path: str | None = None, environ: dict | None = None) -> tuple:
+    """``(wazuh home, config file)`` as every reader finds them.
+
+    Home: ``WAZUH_OCSF_WAZUH_HOME``, else the caller's ``wazuh_home``, else ``/var/ossec``.
+    File: ``path``, else ``WAZUH_OCSF_CONFIG``, else ``<home>/etc/wazuh-ocsf.conf``. (A
+    ``WAZUH_OCSF_WAZUH_HOME`` line inside the file can still move the home afterwards.)
+    """
+    env = os.environ if environ is None else environ
+    home = env.get(SETTINGS_BY_ATTR["wazuh_home"].env) or wazuh_home or DEFAULT_WAZUH_HOME
+    return home, path or env.get(CONFIG_ENV) or default_config_path(home)
+
+
 def raw_spool_location(wazuh_home: str | None, environ: dict | None = None) -> tuple:
     """``(spool_dir, node_name)`` as :func:`load_settings` would find them, other settings ignored.
 
@@ -357,8 +369,7 @@ def raw_spool_location(wazuh_home: str | None, environ: dict | None = None) -> t
     cannot be parsed counts as empty, and no other setting is validated.
     """
     env = os.environ if environ is None else environ
-    home = env.get(SETTINGS_BY_ATTR["wazuh_home"].env) or wazuh_home or DEFAULT_WAZUH_HOME
-    path = env.get(CONFIG_ENV) or default_config_path(home)
+    home, path = config_location(wazuh_home=wazuh_home, environ=env)
     try:
         file_values = read_config_file(path)
     except ConfigError:
@@ -398,8 +409,7 @@ def load_settings(
     all defaults). Raises ConfigError naming the first bad setting.
     """
     env = os.environ if environ is None else environ
-    home = env.get(SETTINGS_BY_ATTR["wazuh_home"].env) or wazuh_home or DEFAULT_WAZUH_HOME
-    path = path or env.get(CONFIG_ENV) or default_config_path(home)
+    home, path = config_location(wazuh_home=wazuh_home, path=path, environ=env)
     file_values = read_config_file(path)
     if not wazuh_home and not env.get(SETTINGS_BY_ATTR["wazuh_home"].env):
         home = file_values.get(SETTINGS_BY_ATTR["wazuh_home"].env) or home

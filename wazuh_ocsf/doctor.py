@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wazuh_ocsf import ossec_conf
-from wazuh_ocsf.config import CLASS_NAMES, Settings, load_settings
+from wazuh_ocsf.config import CLASS_NAMES, Settings, config_location, load_settings
 from wazuh_ocsf.errors import ConfigError, SinkError
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -195,7 +195,7 @@ def check_config(ctx: Context) -> Check:
         settings = load_settings(wazuh_home=ctx.layout.wazuh_home, path=ctx.config_path, environ=ctx.environ)
     except ConfigError as exc:
         ctx.config_error = str(exc)
-        where = ctx.config_path or os.path.join(ctx.layout.wazuh_home, "etc", "wazuh-ocsf.conf")
+        _, where = config_location(wazuh_home=ctx.layout.wazuh_home, path=ctx.config_path, environ=ctx.environ)
         return Check(name, FAIL, f"invalid setting {exc}", f"correct {exc.setting} in {where}")
     ctx.settings = settings
     missing = []
@@ -234,9 +234,10 @@ def check_config(ctx: Context) -> Check:
 def check_config_file(ctx: Context) -> Check:
     """The config file (it holds the external id) is not readable by everyone or writable by wazuh."""
     name = "config file permissions"
-    path = (ctx.settings.config_path if ctx.settings else None) or ctx.config_path
-    if not path:
-        path = os.path.join(ctx.layout.wazuh_home, "etc", "wazuh-ocsf.conf")
+    if ctx.settings:
+        path = ctx.settings.config_path
+    else:
+        _, path = config_location(wazuh_home=ctx.layout.wazuh_home, path=ctx.config_path, environ=ctx.environ)
     try:
         st = os.stat(path)
     except FileNotFoundError:

@@ -292,7 +292,7 @@ def backfill(
             result.resumed_from = f"{start[0]}:{start[1]}"
             log.info("resuming the backfill at %s", result.resumed_from)
         job = _Job(settings, spool, alerts_dir, since, until, start, result, progress, batch_lines)
-        job.run(workers or settings.follow_workers, close_fds=(lock._fd,))
+        job.run(workers or settings.follow_workers, close_fds=(lock.fileno(),))
         remove_checkpoint(spool)
     result.seconds = time.monotonic() - started
     log.info("%s", result.summary())

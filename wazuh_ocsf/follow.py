@@ -204,7 +204,7 @@ class Follower:
             busy=f"another follower is running on this spool (it holds {lock_path})",
         )
         # The workers close the lock descriptor: an orphaned worker must not keep the lock.
-        with lock, MappingPool(self.options, self.workers, close_fds=(lock._fd,)) as pool:
+        with lock, MappingPool(self.options, self.workers, close_fds=(lock.fileno(),)) as pool:
             self._pool = pool
             try:
                 self._start()

@@ -172,6 +172,10 @@ class ExclusiveLock:
         os.close(self._fd)  # closing the descriptor releases the flock
         self._fd = -1
 
+    def fileno(self) -> int:
+        """The locked descriptor (-1 outside the ``with`` block), e.g. for child processes to close."""
+        return self._fd
+
 
 class Spool:
     """The spool directory of one manager node. Cheap to build; touches no file until used."""

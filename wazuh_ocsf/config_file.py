@@ -7,7 +7,9 @@ text is written under a temporary name in the same directory, then renamed over 
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 
 from wazuh_ocsf.config import SETTINGS_BY_ATTR
 from wazuh_ocsf.durable import atomic_write
@@ -24,6 +26,16 @@ def _key_of(line: str) -> str | None:
     return key.strip() if sep else None
 
 
+def _read_lines(path: str) -> tuple:
+    """The file's lines and ``fstat``: never through a symlink, and only a regular file."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle.read().decode("utf-8").splitlines(keepends=True), st
+
+
 def update_settings(path: str, values: dict) -> list:
     """Set each setting (attr → text) in the file at ``path``; the ``KEY=VALUE`` lines written.
 
@@ -32,13 +44,11 @@ def update_settings(path: str, values: dict) -> list:
     the file cannot be read or replaced.
     """
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines(keepends=True)
-        st = os.stat(path)
+        lines, st = _read_lines(path)
     except FileNotFoundError:
         lines, st = [], None
-    except OSError as exc:
-        raise ConfigError(path, f"cannot read the config file: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, f"cannot read the config file: {getattr(exc, 'strerror', None) or exc}") from None
     written = []
     for attr, value in values.items():
         setting = SETTINGS_BY_ATTR[attr]
@@ -62,7 +72,7 @@ def update_settings(path: str, values: dict) -> list:
             handle.write("".join(lines))
             if st is not None:
                 os.fchmod(handle.fileno(), st.st_mode & 0o7777)
-                if os.geteuid() == 0:
+                if os.geteuid() == 0 and st.st_nlink == 1:  # never copy the owner of a file linked elsewhere
                     os.fchown(handle.fileno(), st.st_uid, st.st_gid)
     except OSError as exc:
         raise ConfigError(path, f"cannot write the config file: {exc.strerror or exc}") from None

@@ -1,8 +1,14 @@
 """Durable file writes: a temporary name in the same directory, forced to disk, then renamed.
 
 A reader sees the old file or the whole new one, never a part; after a crash at most a hidden
-temporary file (``.<name>.<pid>.tmp``, skipped by dataset readers) is left, and it is removed
+temporary file (``.<name>.<random>.tmp``, skipped by dataset readers) is left, and it is removed
 when the write fails. Every function raises OSError; callers turn it into their own error.
+
+:func:`atomic_write` is safe in a directory another user can write (``<home>/etc`` is
+``wazuh:wazuh 0770``, and root writes ``ossec.conf`` and ``wazuh-ocsf.conf`` there): its
+temporary file has an unpredictable name and is created with ``O_EXCL|O_NOFOLLOW``, so a
+file or symlink planted in advance is never opened, and the rename replaces a planted symlink
+at the target instead of following it.
 
 Not for the hook's path (``spool``, ``dead_letter``, ``hook``): those keep their own few lines
 so that they import nothing more.
@@ -11,6 +17,7 @@ so that they import nothing more.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -18,9 +25,31 @@ from typing import IO
 
 
 def temp_path(path: str | os.PathLike) -> str:
-    """The temporary name :func:`atomic_write` uses for ``path``: hidden, same directory, per process."""
+    """A hidden per-process temporary name beside ``path``, for writers that create the file themselves.
+
+    Predictable: only for directories no other user can write (the spool, the output tree).
+    Elsewhere use :func:`atomic_write` or :func:`create_temp`.
+    """
     directory, name = os.path.split(os.fspath(path))
     return os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+
+
+def create_temp(path: str | os.PathLike, mode: int = 0o666) -> tuple:
+    """Create a new hidden temporary file beside ``path``; ``(fd, its name)``, opened for writing.
+
+    The name is unpredictable (``.<name>.<random>.tmp``) and the file is created with
+    ``O_CREAT|O_EXCL|O_NOFOLLOW``: never an existing file, never through a symlink. ``mode``
+    is the creation mode under the umask, as with :func:`open`.
+    """
+    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):  # a collision of 48 random bits is someone guessing: stop after a while
+        temp = os.path.join(directory, f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            return os.open(temp, flags, mode), temp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", os.path.join(directory, f".{name}.*.tmp"))
 
 
 def fsync_path(path: str | os.PathLike) -> None:
@@ -58,8 +87,7 @@ def atomic_write(
     forcing (the rename stays atomic, only not durable); ``sync_dir`` also forces the directory.
     If the block or the write fails, the temporary file is removed and the error goes on.
     """
-    temp = temp_path(path)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    fd, temp = create_temp(path, mode)
     with _removed_on_failure(temp):
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
             yield handle

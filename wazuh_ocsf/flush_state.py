@@ -15,6 +15,7 @@ and the last failure are both kept. Reasons are redacted (:mod:`wazuh_ocsf.redac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -53,7 +54,10 @@ def _save(spool_dir: str, update: dict) -> None:
     data = load(spool_dir)
     data.update(update)
     try:
-        os.makedirs(os.path.dirname(path), 0o750, exist_ok=True)
+        # mkdir, not makedirs: a missing spool is never recreated here (with the wrong owner
+        # and mode); the flush that found it missing has already said so.
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(os.path.dirname(path), 0o750)
         write_json_atomic(path, data)
     except OSError as exc:
         log.warning("cannot record the flush outcome in %s: %s", path, exc.strerror or exc)

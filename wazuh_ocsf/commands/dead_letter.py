@@ -30,10 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``list``: 0. ``replay``: 0 when every record was replayed, 1 when some stay."""
-    from wazuh_ocsf.config import load_settings
 
-    settings = load_settings(path=args.config)
+    from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
+
+    settings = load_settings_safely(args.config)
     if args.action == "list":
+        become_spool_owner(settings.spool_dir)  # as root, never open what the wazuh user planted
         return _list(settings, args.json)
     return _replay(settings, args)
 

@@ -25,14 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Flush; print a one-line summary; exit 1 when anything was left unsent."""
     from wazuh_ocsf import flush_state, logfile
-    from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import SpoolBusyError, WazuhOcsfError
     from wazuh_ocsf.flusher import flush
-    from wazuh_ocsf.privileges import become_spool_owner
+    from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
     from wazuh_ocsf.redact import secrets_of
     from wazuh_ocsf.sinks.registry import build_sinks
 
-    settings = load_settings(path=args.config)
+    # Started as root with a config file the wazuh user can change: read it as that user.
+    settings = load_settings_safely(args.config)
     secrets = secrets_of(settings)
     try:
         sinks = build_sinks(settings, args.output_dir)  # imports every module the flush needs

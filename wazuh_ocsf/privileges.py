@@ -122,6 +122,28 @@ def load_settings_safely(config: str | None = None):
     return load_settings(path=config)
 
 
+def load_settings_staying_root(config: str | None = None) -> tuple:
+    """``(settings, config path, skipped)`` for a command that must keep root's identity (its AWS credentials).
+
+    As root, a config file that another account could change (:func:`first_untrusted`) is
+    not read at all: the settings come from the environment and the defaults, and
+    ``skipped`` says why the file was left out (None when it was read). The path is still
+    returned, for :func:`~wazuh_ocsf.config_file.update_settings`, which writes it safely.
+    """
+    from wazuh_ocsf.config import config_location, load_settings
+
+    _home, path = config_location(path=config)
+    skipped = None
+    if os.geteuid() == 0:
+        try:
+            st = first_untrusted(path)
+        except OSError as exc:
+            st, skipped = None, f"cannot check who may change it: {exc.strerror or exc}"
+        if st is not None:
+            skipped = f"uid {st.st_uid} (gid {st.st_gid}) can change it or a directory above it"
+    return load_settings(path=os.devnull if skipped else config), path, skipped
+
+
 def become_spool_owner(spool_dir: str) -> bool:
     """If running as root, switch for good to the account that controls ``spool_dir``; True if switched.
 

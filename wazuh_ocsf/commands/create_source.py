@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 HELP = "register the Security Lake custom source (CreateCustomLogSource) and save its role and location"
 
@@ -40,11 +41,16 @@ def run(args: argparse.Namespace) -> int:
     import secrets
 
     from wazuh_ocsf import security_lake
-    from wazuh_ocsf.config import CLASS_NAMES, load_settings, parse_class
+    from wazuh_ocsf.config import CLASS_NAMES, parse_class
     from wazuh_ocsf.config_file import update_settings
     from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.privileges import load_settings_staying_root
 
-    settings = load_settings(path=args.config)
+    # As root, settings come only from files no other account can change, or the environment.
+    settings, config_path, skipped = load_settings_staying_root(args.config)
+    if skipped:
+        print(f"note: running as root, settings in {config_path} are not read ({skipped}): "
+              "give them as WAZUH_OCSF_* environment variables", file=sys.stderr)
     if not settings.region:
         raise ConfigError("WAZUH_OCSF_REGION", "required: Security Lake custom sources are regional")
     try:
@@ -67,13 +73,13 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(params, indent=1))
         return 0
     created = security_lake.create_custom_source(security_lake.make_client(settings.region), params)
-    written = update_settings(settings.config_path, security_lake.settings_to_write(created, class_uid, external_id))
+    written = update_settings(config_path, security_lake.settings_to_write(created, class_uid, external_id))
     if args.json:
-        print(json.dumps({**created, "class": CLASS_NAMES[class_uid], "config_path": settings.config_path}))
+        print(json.dumps({**created, "class": CLASS_NAMES[class_uid], "config_path": config_path}))
     else:
         print(f"created custom source {source_name} ({CLASS_NAMES[class_uid]}): {created['location']}")
         print(f"provider role: {created['role_arn']}")
-        print(f"updated {settings.config_path}: " + ", ".join(w.split("=", 1)[0] for w in written))
+        print(f"updated {config_path}: " + ", ".join(w.split("=", 1)[0] for w in written))
         print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there")
     return 0
 

@@ -30,7 +30,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``list``: 0. ``replay``: 0 when every record was replayed, 1 when some stay."""
-
     from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
 
     settings = load_settings_safely(args.config)

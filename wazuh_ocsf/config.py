@@ -230,6 +230,8 @@ SETTINGS = (
     Setting("sts_endpoint_url", None, _text, "STS endpoint for AssumeRole (default: the region's)"),
     Setting("s3_multipart_threshold", "64M", _part_size, "upload objects of this size or more in parts of this size"),
     Setting("s3_retries", "2", _parse_count, "extra attempts per object after a transient S3 error"),
+    Setting("s3_connect_timeout", "10", _positive_seconds, "seconds to wait for a connection to S3 or STS"),
+    Setting("s3_read_timeout", "60", _positive_seconds, "seconds to wait for S3 or STS to answer a request"),
     Setting("sse", "none", _choice("none", "aes256", "aws:kms"), "server-side encryption header to send"),
     Setting("sse_kms_key_id", None, _text, "KMS key id for sse=aws:kms"),
     Setting("output_dir", None, _text, "local sink: write the partition tree here"),
@@ -252,8 +254,12 @@ SETTINGS = (
     Setting("http_verify", "true", _parse_bool, "HTTP sink: verify the collector's TLS certificate"),
     Setting("http_ca_bundle", None, _text, "HTTP sink: CA bundle file to verify the collector with"),
     Setting("http_timeout", "30", _positive_seconds, "HTTP sink: seconds to wait for the collector per request"),
+    Setting("http_connect_timeout", "10", _positive_seconds, "HTTP sink: seconds to wait for a connection"),
     Setting("http_retries", "3", _parse_count, "HTTP sink: extra attempts per request after a transient error"),
     Setting("http_batch_max_bytes", "4M", _parse_size, "HTTP sink: uncompressed NDJSON bytes per request at most"),
+    Setting(
+        "flush_deadline", "10m", _positive_seconds, "a flush stops delivering after this long and releases its lock"
+    ),
 )
 SETTINGS_BY_ATTR = {s.attr: s for s in SETTINGS}
 

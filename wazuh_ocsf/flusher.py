@@ -25,12 +25,14 @@ because object names are deterministic, re-delivering an object overwrites it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -123,11 +125,21 @@ def flush(settings: Settings, sinks: Sequence[Sink], *, block_bytes: int = BLOCK
     spool = Spool(settings)
     result = FlushResult()
     with spool.flush_lock():
-        job = _FlushJob(settings, spool, list(sinks), result, block_bytes)
+        job = _FlushJob(settings, spool, list(sinks), result, block_bytes, deadline=started + settings.flush_deadline)
         job.clean_outgoing()
         spool.seal_active()
         segments = spool.sealed_segments()
-        for segment in segments:
+        for number, segment in enumerate(segments):
+            if time.monotonic() >= job.deadline:
+                left = len(segments) - number
+                message = (
+                    f"{settings.flush_deadline:g}s deadline (WAZUH_OCSF_FLUSH_DEADLINE) passed: {left} "
+                    f"segment{'s' * (left != 1)} left for the next flush"
+                )
+                log.error("%s", message)
+                result.failures.append(message)
+                result.left += left
+                break
             job.flush_segment(segment)
         job.remove_orphan_manifests()
     result.seconds = time.monotonic() - started
@@ -150,8 +162,11 @@ class _Built:
 class _FlushJob:
     """The state of one flush run (never shared between runs)."""
 
-    def __init__(self, settings: Settings, spool: Spool, sinks: list, result: FlushResult, block_bytes: int) -> None:
+    def __init__(
+        self, settings: Settings, spool: Spool, sinks: list, result: FlushResult, block_bytes: int, *, deadline: float
+    ) -> None:
         self.settings = settings
+        self.deadline = deadline  # time.monotonic() when deliveries stop
         self.spool = spool
         self.spool_dir = Path(spool.directory)
         self.sinks = sinks
@@ -233,7 +248,8 @@ class _FlushJob:
         if not objects:
             return True
         try:
-            sink.deliver(objects)
+            with _alarm_at(self.deadline):
+                sink.deliver(objects)
         except SinkError as exc:
             self.failed_sinks.add(sink_id(sink))
             self.result.failures.append(f"{segment.name}: {sink_id(sink)}: {exc}")
@@ -373,6 +389,37 @@ class _FlushJob:
             raise ConversionError(
                 f"{segment.path}: rebuilt objects {got} differ from the manifest's {expected}; the segment is kept"
             )
+
+
+class DeadlinePassed(SinkError):
+    """The flush deadline passed while a sink was delivering (the delivery was interrupted)."""
+
+
+@contextlib.contextmanager
+def _alarm_at(deadline: float) -> Iterator[None]:
+    """Interrupt the block with DeadlinePassed at ``deadline`` (``time.monotonic()``).
+
+    A sink blocked on a peer that accepted the connection and never answers is interrupted
+    by SIGALRM, so the flush ends and releases its lock. Only the main thread receives
+    signals: elsewhere the deadline is enforced between segments only.
+    """
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise DeadlinePassed("the flush deadline (WAZUH_OCSF_FLUSH_DEADLINE) passed before the delivery began")
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        raise DeadlinePassed("interrupted: the flush deadline (WAZUH_OCSF_FLUSH_DEADLINE) passed")
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, remaining)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def next_block(handle, block_bytes: int) -> bytes:

@@ -58,11 +58,21 @@ def parse_auth_header(value: str | None) -> dict:
     """``Name: value`` → ``{Name: value}``; a bare ``value`` is the ``Authorization`` header."""
     if not value:
         return {}
-    name, sep, rest = value.partition(":")
-    if sep and name.strip() and all(c.isalnum() or c == "-" for c in name.strip()) and rest.strip():
-        return {name.strip(): rest.strip()}
     if "\n" in value or "\r" in value:
         raise ConfigError("WAZUH_OCSF_HTTP_AUTH_HEADER", "expected one line: 'Name: value'")
+    for position, char in enumerate(value):
+        # HTTP sends header values as Latin-1; a control character would end or split the header.
+        # (The character itself is part of a secret: only its position is told.)
+        if ord(char) > 0xFF or (ord(char) < 0x20 and char != "\t") or char == "\x7f":
+            what = "a control character" if ord(char) <= 0xFF else "not Latin-1"
+            raise ConfigError(
+                "WAZUH_OCSF_HTTP_AUTH_HEADER",
+                f"character {position + 1} is {what}: a header holds only printable Latin-1 characters "
+                "(encode the token as the collector expects, e.g. base64)",
+            )
+    name, sep, rest = value.partition(":")
+    if sep and name.strip().isascii() and all(c.isalnum() or c == "-" for c in name.strip()) and rest.strip():
+        return {name.strip(): rest.strip()}
     return {"Authorization": value.strip()}
 
 
@@ -143,7 +153,7 @@ class HttpSink(Sink):
             self.verify = bool(settings.http_verify)
         if parts.scheme == "https" and self.verify is False:
             log.warning("TLS certificate verification of %s is OFF (WAZUH_OCSF_HTTP_VERIFY=false)", public_url(url))
-        self.timeout = settings.http_timeout
+        self.timeout = (settings.http_connect_timeout, settings.http_timeout)
         self.retries = settings.http_retries
         self.batch_max_bytes = settings.http_batch_max_bytes
         self.backoff = backoff
@@ -199,7 +209,7 @@ class HttpSink(Sink):
                 ) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 if isinstance(exc, requests.exceptions.Timeout):
-                    reason = f"no answer within {self.timeout:g}s ({_short(exc)})"
+                    reason = f"no answer within {self.timeout[1]:g}s ({_short(exc)})"
                 else:
                     reason = f"cannot connect ({_short(exc)})"
             except requests.exceptions.RequestException as exc:

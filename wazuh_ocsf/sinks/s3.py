@@ -123,8 +123,8 @@ class S3Sink(Sink):
         )
         self._client_config = Config(
             retries={"mode": "standard"},
-            connect_timeout=10,
-            read_timeout=120,
+            connect_timeout=settings.s3_connect_timeout,
+            read_timeout=settings.s3_read_timeout,
             user_agent_extra=f"wazuh-ocsf/{__version__}",
             # S3-compatible stores rarely resolve <bucket>.<host>; path style works everywhere there.
             s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
@@ -227,8 +227,12 @@ class S3Sink(Sink):
         try:
             for obj, key in keyed:
                 self._upload(manager, obj, key)
-        finally:
-            manager.shutdown()
+        except BaseException:
+            # Interrupted (the flush deadline, ^C) or failed: cancel what is queued. A request
+            # already waiting for S3 ends within WAZUH_OCSF_S3_READ_TIMEOUT.
+            manager.shutdown(cancel=True)
+            raise
+        manager.shutdown()
 
     def _upload(self, manager: TransferManager, obj: ParquetObject, key: str) -> None:
         for attempt in range(1, self._attempts + 1):

@@ -223,16 +223,11 @@ class S3Sink(Sink):
             client = self.s3_client
         except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
             raise SinkError(f"Cannot set up the S3 client for s3://{self._bucket}/: {exc}") from exc
-        manager = TransferManager(client, self._transfer_config)
-        try:
+        # Interrupted (the flush deadline, ^C) or failed, the manager cancels what is queued on
+        # exit; a request already waiting for S3 ends within WAZUH_OCSF_S3_READ_TIMEOUT.
+        with TransferManager(client, self._transfer_config) as manager:
             for obj, key in keyed:
                 self._upload(manager, obj, key)
-        except BaseException:
-            # Interrupted (the flush deadline, ^C) or failed: cancel what is queued. A request
-            # already waiting for S3 ends within WAZUH_OCSF_S3_READ_TIMEOUT.
-            manager.shutdown(cancel=True)
-            raise
-        manager.shutdown()
 
     def _upload(self, manager: TransferManager, obj: ParquetObject, key: str) -> None:
         for attempt in range(1, self._attempts + 1):

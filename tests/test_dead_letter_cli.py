@@ -10,6 +10,7 @@ import pytest
 from ops_support import ALERTS, clean_env, cli, manager_tree, run_hook
 
 from wazuh_ocsf import dead_letter
+from wazuh_ocsf import replay as replay_module
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.replay import replay
 from wazuh_ocsf.spool import Spool
@@ -129,6 +130,7 @@ def test_replay_reads_each_dead_letter_file_once(manager, monkeypatch, dry_run):
         return open(path, *args, **kwargs)
 
     monkeypatch.setattr(dead_letter, "open", counting_open, raising=False)
+    monkeypatch.setattr(replay_module, "open", counting_open, raising=False)
     result = replay(settings, dry_run=dry_run, settle=0)
     assert result.replayed == 4
     assert len(opened) == 4 and len(set(opened)) == 4, opened

@@ -102,18 +102,23 @@ def iter_file_records(path: str):
     """Yield the records of one dead-letter file, as :func:`iter_records` does."""
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
-            try:
-                item = json_codec.loads(raw)
-                if not isinstance(item, dict):
-                    raise ValueError("not an object")
-                data = binascii.a2b_base64(item.pop("data_b64"))
-            except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-                item = {"time": None, "reason": "unreadable dead-letter record", "source": path, "node": None}
-                data = raw.rstrip(b"\n")
-            item["data"] = data
-            item["file"] = path
-            item["line"] = number
-            yield item
+            yield parse_record(raw, path, number)
+
+
+def parse_record(raw: bytes, path: str, number: int) -> dict:
+    """One line of a dead-letter file → its record, as :func:`iter_records` yields it."""
+    try:
+        item = json_codec.loads(raw)
+        if not isinstance(item, dict):
+            raise ValueError("not an object")
+        data = binascii.a2b_base64(item.pop("data_b64"))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, binascii.Error):
+        item = {"time": None, "reason": "unreadable dead-letter record", "source": path, "node": None}
+        data = raw.rstrip(b"\n")
+    item["data"] = data
+    item["file"] = path
+    item["line"] = number
+    return item
 
 
 def count(spool_dir: str) -> int:

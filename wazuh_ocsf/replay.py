@@ -40,7 +40,7 @@ def kind_of(data: bytes) -> str:
     """What a kept record holds: a Wazuh ``alert``, an OCSF ``spool line``, or ``unreadable`` bytes."""
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to decode
         return UNREADABLE
     if isinstance(value, dict) and "class_uid" in value and "metadata" in value:
         return SPOOL_LINE
@@ -207,8 +207,15 @@ def replay(settings, *, class_uid: int | None = None, dry_run: bool = False, set
 
 def _try_file(path: str, replayer: _Replayer, spool, result: ReplayResult) -> list:
     """Try each record of ``path``; spool it unless ``spool`` is None; the records that stay."""
+    return _try_records(_read(path), replayer, spool, result)
+
+
+def _try_records(records: list, replayer: _Replayer, spool, result: ReplayResult) -> list:
+    """Try each record; spool it unless ``spool`` is None; the records that stay. Never raises
+    for a record: whatever the mapper raises, the record stays with the reason."""
     keep = []
-    for item in _read(path):
+    for item in records:
+        path = item["file"]
         where = f"{os.path.basename(_original_name(path))}:{item['line']}"
         if result.stopped:
             keep.append(item)
@@ -216,8 +223,13 @@ def _try_file(path: str, replayer: _Replayer, spool, result: ReplayResult) -> li
             continue
         try:
             line = replayer.line_for(item["data"])
-        except (AlertError, ValueError) as exc:
-            reason = f"replay: {exc}"
+        except Exception as exc:  # noqa: BLE001 -- a record that breaks the mapper stays, as the hook keeps it
+            if isinstance(exc, (AlertError, ValueError)):
+                reason = f"replay: {exc}"
+            elif isinstance(exc, RecursionError):
+                reason = "replay: nested too deeply to decode"
+            else:
+                reason = f"replay: unexpected {type(exc).__name__}: {exc}"
             result.still_failing.append((where, reason))
             if item.get("reason") != reason:
                 item.setdefault("first_reason", item.get("reason"))
@@ -240,14 +252,23 @@ def _try_file(path: str, replayer: _Replayer, spool, result: ReplayResult) -> li
 
 
 def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool, result: ReplayResult) -> None:
-    keep = _try_file(private, replayer, spool, result)
-    size = os.stat(private).st_size
-    if keep:
-        _append_records(original, keep)
-    # A hook that wrote to the private file after it was read (rare: see SETTLE_SECONDS) is not lost.
-    if os.stat(private).st_size != size:
-        with open(private, "rb") as handle:
-            handle.seek(size)
-            late = handle.read()
-        append_durably(original, [late])
+    """Replay the whole records the private file holds now; whatever follows them goes back as it is.
+
+    The records are exactly the bytes up to the last newline of one read: a hook that wrote to
+    the file after that (rare: see SETTLE_SECONDS), or a record cut short, is copied back to the
+    original name byte for byte, never lost and never replayed twice.
+    """
+    with open(private, "rb") as handle:
+        data = handle.read()
+        consumed = data.rfind(b"\n") + 1
+        records = [
+            dead_letter.parse_record(raw, private, number)
+            for number, raw in enumerate(data[:consumed].split(b"\n")[:-1], 1)
+        ]
+        keep = _try_records(records, replayer, spool, result)
+        if keep:
+            _append_records(original, keep)
+        rest = data[consumed:] + handle.read()  # the handle stands at the end of what was read
+    if rest:
+        append_durably(original, [rest if rest.endswith(b"\n") else rest + b"\n"])
     os.unlink(private)

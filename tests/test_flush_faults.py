@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 from flush_support import corpus_events, make_settings, settings_env, spool_events
-from ops_support import clean_env, cli
+from ops_support import ALERTS, clean_env, cli, manager_tree, run_hook
 
-from wazuh_ocsf import flush_state
+from wazuh_ocsf import dead_letter, flush_state
 from wazuh_ocsf.errors import ConfigError
 from wazuh_ocsf.sinks.http import parse_auth_header
 from wazuh_ocsf.spool import Spool
@@ -147,3 +147,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("timestamp", ["1969-07-20T20:17:40.000+0000", "0001-01-01T00:00:00.000+0000"])
+def test_an_alert_the_flusher_could_not_store_is_refused_by_the_hook_and_kept(tmp_path, timestamp):
+    spool_dir = tmp_path / "ossec" / "wazuh-ocsf" / "spool"
+    home = manager_tree(tmp_path, config={"WAZUH_OCSF_SPOOL_DIR": str(spool_dir), "WAZUH_OCSF_NODE_NAME": "m-1",
+                                          "WAZUH_OCSF_OUTPUT_DIR": str(tmp_path / "lake")})
+    env = clean_env(WAZUH_OCSF_CONFIG=str(home / "etc" / "wazuh-ocsf.conf"))
+    item = json.loads((ALERTS / "fim-added.json").read_bytes())
+    item["timestamp"] = timestamp
+    alert = tmp_path / "old.alert"
+    alert.write_text(json.dumps(item))
+    hooked = run_hook(home, alert, env)
+    assert hooked.returncode == 10, hooked.stderr
+    (kept,) = dead_letter.iter_records(str(spool_dir))
+    assert kept["data"] == alert.read_bytes() and "outside 1970-01-01..9999-12-31" in kept["reason"]
+    flushed = cli("flush", "--json", env=env)
+    assert flushed.returncode == 0, flushed.stderr
+    assert json.loads(flushed.stdout)["dead_lettered"] == 0

@@ -28,10 +28,7 @@ import pyarrow.json as pj
 from wazuh_ocsf.arrow_schema import from_spool_table, spool_read_schema
 from wazuh_ocsf.config import CLASS_NAMES
 from wazuh_ocsf.errors import ConversionError
-
-#: Latest ``time`` accepted (exclusive): 10000-01-01T00:00:00Z in epoch milliseconds.
-#: Later values cannot be written as a ``YYYYMMDD`` eventDay.
-MAX_TIME_MS = 253_402_300_800_000
+from wazuh_ocsf.mapping.timestamps import MAX_TIME_MS
 
 #: Bytes the JSON reader parses per task: far above any spool line (alerts ≤ 64 KiB).
 PARSE_BLOCK_BYTES = 4 * 1024 * 1024

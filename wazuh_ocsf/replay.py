@@ -223,7 +223,7 @@ def _try_records(records: list, replayer: _Replayer, spool, result: ReplayResult
             continue
         try:
             line = replayer.line_for(item["data"])
-        except Exception as exc:  # noqa: BLE001 -- a record that breaks the mapper stays, as the hook keeps it
+        except Exception as exc:  # a record that breaks the mapper stays, as the hook keeps it
             if isinstance(exc, (AlertError, ValueError)):
                 reason = f"replay: {exc}"
             elif isinstance(exc, RecursionError):

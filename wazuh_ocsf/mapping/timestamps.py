@@ -20,6 +20,11 @@ _TIMESTAMP = (
 _compiled: list = []  # _TIMESTAMP compiled, once a timestamp needs it: ``re`` costs the hook ~10 ms
 _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
+#: Latest ``time`` the flusher stores (exclusive): 10000-01-01T00:00:00Z in epoch milliseconds,
+#: the last ``YYYYMMDD`` eventDay. The earliest is 0 (1970-01-01): Security Lake partitions,
+#: and the flusher's check (:mod:`wazuh_ocsf.convert`), take nothing before the epoch.
+MAX_TIME_MS = 253_402_300_800_000
+
 
 def days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
@@ -62,7 +67,7 @@ def parse_timestamp(value: object) -> tuple:
             date, clock = int(date), int(clock)
             year, month, day = date // 10000, date // 100 % 100, date % 100
             hour, minute, second = clock // 10000000, clock // 100000 % 100, clock // 1000 % 100
-            if _valid(year, month, day, hour, minute, second):
+            if _valid(year, month, day, hour, minute, second) and year >= 1970:
                 seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
                 return seconds * 1000 + clock % 1000, 0
     if not _compiled:
@@ -92,4 +97,8 @@ def parse_timestamp(value: object) -> tuple:
     if offset:
         seconds -= offset * 60
     millis = int((fraction + "00")[:3]) if fraction else 0
-    return seconds * 1000 + millis, offset
+    epoch_ms = seconds * 1000 + millis
+    if not 0 <= epoch_ms < MAX_TIME_MS:
+        # What the flusher could not store is refused here, so the alert is kept as a dead letter.
+        raise AlertError(f"timestamp {value[:64]!r} is outside 1970-01-01..9999-12-31 UTC")
+    return epoch_ms, offset

@@ -89,18 +89,23 @@ def _switch_to(uid: int, gid: int) -> None:
     os.setuid(uid)
 
 
-def load_settings_safely(config: str | None = None):
+def load_settings_safely(config: str | None = None, *, preload: tuple = ()):
     """:func:`~wazuh_ocsf.config.load_settings`, reading the file as whoever can change it.
 
     As root, the config file (``config``, else ``WAZUH_OCSF_CONFIG``, else the default) is
     checked first: when an account other than root could change it or a directory above it,
-    this process becomes that account for good before reading it. Raises ConfigError when
-    that cannot be done (a root-owned component writable by a group: there is no one account
-    to become).
+    this process becomes that account for good before reading it. ``preload`` names the
+    modules the command needs, imported first, while root can still read a Python
+    installation that account may not. Raises ConfigError when the switch cannot be done
+    (a root-owned component writable by a group: there is no one account to become).
     """
+    import importlib
+
     from wazuh_ocsf.config import config_location, load_settings
 
     if os.geteuid() == 0:
+        for name in preload:
+            importlib.import_module(name)
         _home, path = config_location(path=config)
         try:
             st = first_untrusted(path)

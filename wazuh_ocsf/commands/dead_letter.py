@@ -10,6 +10,7 @@ import time
 HELP = "list rejected alerts and spool lines with the reason, or replay them into the spool after a fix"
 
 EXIT_SOME_LEFT = 1
+REPLAY_MODULES = ("wazuh_ocsf.replay", "wazuh_ocsf.mapping", "wazuh_ocsf.convert", "wazuh_ocsf.logfile")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """``list``: 0. ``replay``: 0 when every record was replayed, 1 when some stay."""
     from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
 
-    settings = load_settings_safely(args.config)
+    settings = load_settings_safely(args.config, preload=REPLAY_MODULES)
     if args.action == "list":
         become_spool_owner(settings.spool_dir)  # as root, never open what the wazuh user planted
         return _list(settings, args.json)

@@ -9,6 +9,7 @@ import logging
 HELP = "seal the spool and deliver every spooled event as Parquet to the configured sinks"
 
 EXIT_LEFT_UNSENT = 1
+SINK_MODULES = ("wazuh_ocsf.sinks.local", "wazuh_ocsf.sinks.s3", "wazuh_ocsf.sinks.http")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from wazuh_ocsf.sinks.registry import build_sinks
 
     # Started as root with a config file the wazuh user can change: read it as that user.
-    settings = load_settings_safely(args.config)
+    settings = load_settings_safely(args.config, preload=SINK_MODULES)
     secrets = secrets_of(settings)
     try:
         sinks = build_sinks(settings, args.output_dir)  # imports every module the flush needs

@@ -125,14 +125,6 @@ def test_a_non_latin1_auth_header_fails_the_flush_at_start_and_is_recorded(tmp_p
     assert "WAZUH_OCSF_HTTP_AUTH_HEADER" in flush_state.load(str(tmp_path / "spool"))["last_failure"]["reason"]
 
 
-def test_a_flush_on_a_missing_spool_does_not_recreate_it(tmp_path):
-    done, _ = flush_cli(tmp_path, output_dir=str(tmp_path / "lake"))
-    assert done.returncode == 1, done.stderr
-    assert "spool directory" in done.stderr and "does not exist" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert not (tmp_path / "spool").exists()
-
-
 def test_the_flush_state_is_kept_inside_an_existing_spool_only(tmp_path):
     flush_state.record_failure(str(tmp_path / "gone"), "spool missing")
     assert not (tmp_path / "gone").exists()

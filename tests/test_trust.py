@@ -117,9 +117,12 @@ def test_a_root_flush_reads_the_installed_config_as_wazuh_and_leaves_a_usable_sp
 
 
 def test_a_spool_wazuh_pointed_at_another_users_directory_does_not_make_root_that_user(manager, victims):
-    # A root-only config (trusted) with the spool in a directory wazuh can write (logs/).
+    # A root-only config (trusted) with the spool in a directory wazuh can write (a data disk of its own).
     config = manager.base / "root-only" / "flush.conf"
-    spool = manager.logs / "spool"
+    data_disk = manager.base / "data"
+    data_disk.mkdir(mode=0o755)
+    os.chown(data_disk, manager.uid, manager.gid)
+    spool = data_disk / "spool"
     config.write_text(f"WAZUH_OCSF_SPOOL_DIR={spool}\nWAZUH_OCSF_OUTPUT_DIR={manager.base}/lake\n")
     manager.plant(spool, target=victims[1])  # wazuh: "the spool is over there"
     before = snapshot(*victims)
@@ -180,3 +183,30 @@ def test_root_refuses_a_spool_root_owns_but_a_group_may_write(manager):
     shared.chmod(0o770)
     with pytest.raises(SpoolError, match="refusing to use the spool"):
         privileges.become_spool_owner(str(shared))
+
+
+def test_a_flush_as_wazuh_on_a_missing_spool_does_not_recreate_it(manager):
+    from wazuh_ocsf import cli, flush_state, flusher, logfile  # noqa: F401 -- imported while root can read them
+    from wazuh_ocsf.commands import flush as flush_command  # noqa: F401
+    from wazuh_ocsf.sinks import local  # noqa: F401
+
+    data_disk = manager.base / "data"  # the spool's parent is wazuh's: it could recreate the spool there
+    data_disk.mkdir(mode=0o755)
+    os.chown(data_disk, manager.uid, manager.gid)
+    spool = data_disk / "spool"
+    env = {"WAZUH_OCSF_CONFIG": os.devnull, "WAZUH_OCSF_WAZUH_HOME": str(manager.home),
+           "WAZUH_OCSF_SPOOL_DIR": str(spool), "WAZUH_OCSF_OUTPUT_DIR": str(manager.base / "lake")}
+    child = os.fork()
+    if child == 0:  # the flush service: wazuh-ocsf flush as wazuh
+        code = 99
+        try:
+            manager.as_wazuh()
+            os.environ.update(env)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            code = cli.main(["flush"])
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 1
+    assert not spool.exists()

@@ -69,16 +69,26 @@ def test_write_json_atomic_writes_one_sorted_line(tmp_path):
     assert json.loads(path.read_text()) == {"a": [2], "b": 1}
 
 
-def test_replace_durably_renames_and_cleans_up_on_failure(tmp_path):
-    temp, path = tmp_path / ".t", tmp_path / "p"
-    temp.write_bytes(b"data")
-    durable.replace_durably(temp, path, sync_dir=True)
-    assert path.read_bytes() == b"data" and not temp.exists()
-    temp.write_bytes(b"more")
-    (tmp_path / "dir" / "child").mkdir(parents=True)
-    with pytest.raises(IsADirectoryError, match="Is a directory"):
-        durable.replace_durably(temp, tmp_path / "dir")
-    assert not temp.exists()
+def test_atomic_write_never_opens_a_file_or_symlink_planted_at_a_temporary_name(tmp_path, monkeypatch):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"secret")
+    victim.chmod(0o600)
+    draws = iter([b"\x00" * 6, b"\x00" * 6, b"\x01" * 6])
+    monkeypatch.setattr(durable.os, "urandom", lambda n: next(draws))
+    (tmp_path / ".state.json.000000000000.tmp").symlink_to(victim)  # a guess that happened to be right
+    durable.write_json_atomic(tmp_path / "state.json", {"a": 1})
+    assert victim.read_bytes() == b"secret" and stat.S_IMODE(victim.stat().st_mode) == 0o600
+    assert json.loads((tmp_path / "state.json").read_text()) == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".state.json.000000000000.tmp", "state.json", "victim"]
+
+
+def test_atomic_write_temporary_names_are_unpredictable(tmp_path):
+    names = set()
+    for _ in range(20):
+        fd, name = durable.create_temp(tmp_path / "conf")
+        os.close(fd)
+        names.add(os.path.basename(name))
+    assert len(names) == 20 and all(n.startswith(".conf.") and n.endswith(".tmp") for n in names)
 
 
 def test_fsync_path_takes_files_and_directories_and_names_a_missing_one(tmp_path):

@@ -61,16 +61,6 @@ def fsync_path(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
-def replace_durably(temp: str | os.PathLike, path: str | os.PathLike, *, sync_dir: bool = False) -> None:
-    """Force the written ``temp`` to disk and rename it over ``path``; ``temp`` is removed on failure.
-
-    With ``sync_dir`` the directory is forced too, so that the rename itself survives a power loss.
-    """
-    with _removed_on_failure(temp):
-        fsync_path(temp)
-        _rename(temp, path, sync_dir)
-
-
 @contextlib.contextmanager
 def atomic_write(
     path: str | os.PathLike,

@@ -9,14 +9,13 @@ object and delivering the same object again replaces it.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from wazuh_ocsf.config import Settings
-from wazuh_ocsf.durable import fsync_path, replace_durably, temp_path
+from wazuh_ocsf.durable import atomic_write, fsync_path
 from wazuh_ocsf.errors import SinkError
 from wazuh_ocsf.sinks.base import ParquetObject, Sink, object_key
 
@@ -40,14 +39,11 @@ class LocalSink(Sink):
         directories = set()
         for obj, key in zip(objects, keys):
             destination = self.root / key
-            temp = temp_path(destination)
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(obj.path, temp)
-                replace_durably(temp, destination)
+                with open(obj.path, "rb") as source, atomic_write(destination, binary=True) as handle:
+                    shutil.copyfileobj(source, handle)
             except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
                 raise SinkError(f"Failed to write {obj.name} to {destination}: {exc.strerror or exc}") from None
             directories.add(destination.parent)
         for directory in directories:

@@ -6,39 +6,28 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-from ops_support import ALERTS, clean_env, cli, manager_tree
+import test_dead_letter_cli
+from ops_support import ALERTS, cli
 
 from wazuh_ocsf import dead_letter
 from wazuh_ocsf import replay as replay_module
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.replay import replay
-from wazuh_ocsf.spool_line import decode_line
 
 DEEP = b'{"rule": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1000 + b"}"  # what the hook keeps (exit 7)
 
 
-@pytest.fixture
-def manager(tmp_path):
-    config = {
-        "WAZUH_OCSF_SPOOL_DIR": str(tmp_path / "ossec" / "wazuh-ocsf" / "spool"),
-        "WAZUH_OCSF_NODE_NAME": "manager-1",
-        "SOURCE_LOCATION": "wazuh",
-        "REGION": "eu-west-1",
-        "ACCOUNT_ID": "123456789012",
-    }
-    home = manager_tree(tmp_path, config=config)
-    conf = str(home / "etc" / "wazuh-ocsf.conf")
-    return load_settings(path=conf, environ={}), clean_env(WAZUH_OCSF_CONFIG=conf)
+manager = test_dead_letter_cli.manager  # the same manager home fixture
+spooled_uids = test_dead_letter_cli.spooled_uids
 
 
-def spooled_uids(spool_dir: str) -> list:
-    segments = sorted(Path(spool_dir, "segments").glob("*"))
-    return [decode_line(line)["finding"]["uid"] for s in segments for line in s.read_bytes().splitlines()]
+def settings_of(home: Path):
+    return load_settings(path=str(home / "etc" / "wazuh-ocsf.conf"), environ={})
 
 
 def test_a_record_nested_too_deeply_is_listed_and_replayed_as_still_failing_never_doubling(manager):
-    settings, env = manager
+    home, env = manager
+    settings = settings_of(home)
     good = (ALERTS / "fim-added.json").read_bytes()
     dead_letter.record(settings.spool_dir, reason="kept", source="good.alert", data=good, node="manager-1")
     dead_letter.record(settings.spool_dir, reason="nested", source="deep.alert", data=DEEP, node="manager-1")
@@ -70,7 +59,7 @@ def test_a_dead_letter_line_nested_too_deeply_is_an_unreadable_record(tmp_path):
 
 
 def test_a_mapper_failure_keeps_the_record_with_the_reason(manager, monkeypatch):
-    settings, _ = manager
+    settings = settings_of(manager[0])
     good = (ALERTS / "fim-added.json").read_bytes()
     for source in ("a.alert", "b.alert"):
         dead_letter.record(settings.spool_dir, reason="kept", source=source, data=good, node="manager-1")
@@ -92,7 +81,7 @@ def test_a_mapper_failure_keeps_the_record_with_the_reason(manager, monkeypatch)
 
 
 def test_a_record_written_after_the_replay_read_the_file_is_kept(manager, monkeypatch):
-    settings, _ = manager
+    settings = settings_of(manager[0])
     good = (ALERTS / "fim-added.json").read_bytes()
     path = dead_letter.record(settings.spool_dir, reason="kept", source="first.alert", data=good, node="manager-1")
     # A hook that opened the day's file just before the replay renamed it, and writes late.
@@ -116,7 +105,7 @@ def test_a_record_written_after_the_replay_read_the_file_is_kept(manager, monkey
 
 
 def test_a_record_cut_short_stays_and_the_next_one_keeps_its_own_line(manager):
-    settings, _ = manager
+    settings = settings_of(manager[0])
     good = (ALERTS / "fim-added.json").read_bytes()
     path = dead_letter.record(settings.spool_dir, reason="kept", source="a.alert", data=good, node="manager-1")
     with open(path, "ab") as handle:

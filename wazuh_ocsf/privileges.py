@@ -101,16 +101,12 @@ def load_settings_safely(config: str | None = None, *, preload: tuple = ()):
     """
     import importlib
 
-    from wazuh_ocsf.config import config_location, load_settings
+    from wazuh_ocsf.config import load_settings
 
     if os.geteuid() == 0:
         for name in preload:
             importlib.import_module(name)
-        _home, path = config_location(path=config)
-        try:
-            st = first_untrusted(path)
-        except OSError as exc:
-            raise ConfigError(path, f"cannot check who may change the config file: {exc.strerror or exc}") from None
+        path, st = _config_controller(config)
         if st is not None:
             if st.st_uid == 0:
                 raise ConfigError(
@@ -137,16 +133,24 @@ def load_settings_staying_root(config: str | None = None) -> tuple:
     """
     from wazuh_ocsf.config import config_location, load_settings
 
+    if os.geteuid() != 0:
+        return load_settings(path=config), config_location(path=config)[1], None
+    path, st = _config_controller(config)
+    if st is None:
+        return load_settings(path=config), path, None
+    skipped = f"uid {st.st_uid} (gid {st.st_gid}) can change it or a directory above it"
+    return load_settings(path=os.devnull), path, skipped
+
+
+def _config_controller(config: str | None) -> tuple:
+    """``(config file path, first_untrusted(path))``; ConfigError when that cannot be checked."""
+    from wazuh_ocsf.config import config_location
+
     _home, path = config_location(path=config)
-    skipped = None
-    if os.geteuid() == 0:
-        try:
-            st = first_untrusted(path)
-        except OSError as exc:
-            st, skipped = None, f"cannot check who may change it: {exc.strerror or exc}"
-        if st is not None:
-            skipped = f"uid {st.st_uid} (gid {st.st_gid}) can change it or a directory above it"
-    return load_settings(path=os.devnull if skipped else config), path, skipped
+    try:
+        return path, first_untrusted(path)
+    except OSError as exc:
+        raise ConfigError(path, f"cannot check who may change the config file: {exc.strerror or exc}") from None
 
 
 def become_spool_owner(spool_dir: str) -> bool:

@@ -208,7 +208,9 @@ class HttpSink(Sink):
                     "to the collector's CA, or fix its certificate"
                 ) from None
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                if isinstance(exc, requests.exceptions.Timeout):
+                if isinstance(exc, requests.exceptions.ConnectTimeout):
+                    reason = f"no connection within {self.timeout[0]:g}s ({_short(exc)})"
+                elif isinstance(exc, requests.exceptions.Timeout):
                     reason = f"no answer within {self.timeout[1]:g}s ({_short(exc)})"
                 else:
                     reason = f"cannot connect ({_short(exc)})"

@@ -32,14 +32,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default=default.group, help="the manager's group (default: wazuh)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run every check; print one line each (or JSON); 1 if any failed."""
+def _wazuh_home(args: argparse.Namespace) -> str:
+    """--wazuh-home, else WAZUH_OCSF_WAZUH_HOME from the environment, else from the named config file, else /var/ossec."""
     import os
 
-    from wazuh_ocsf.config import DEFAULT_WAZUH_HOME
+    from wazuh_ocsf.config import CONFIG_ENV, DEFAULT_WAZUH_HOME, SETTINGS_BY_ATTR, read_config_file
+    from wazuh_ocsf.errors import ConfigError
+
+    name = SETTINGS_BY_ATTR["wazuh_home"].env
+    home = args.wazuh_home or os.environ.get(name)
+    named_file = args.config or os.environ.get(CONFIG_ENV)
+    if not home and named_file:
+        try:
+            home = read_config_file(named_file).get(name)
+        except ConfigError:
+            pass  # the config check reports the file itself
+    return os.path.abspath(home or DEFAULT_WAZUH_HOME)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check; print one line each (or JSON); 1 if any failed."""
     from wazuh_ocsf.doctor import FAIL, Context, Layout, render, run_checks
 
-    home = os.path.abspath(args.wazuh_home or os.environ.get("WAZUH_OCSF_WAZUH_HOME") or DEFAULT_WAZUH_HOME)
+    home = _wazuh_home(args)
     layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
     results = run_checks(Context(layout, config_path=args.config, probe=args.probe))
     if args.json:

@@ -33,7 +33,8 @@ def test_a_config_file_that_does_not_exist_is_an_error(tmp_path):
     for command in ("status", "doctor", "flush"):
         done = cli("--config", str(tmp_path / "typo.conf"), command, env=clean_env())
         assert done.returncode == 3, (command, done.stdout, done.stderr)
-        assert done.stderr == f"ERROR: configuration: --config: {tmp_path}/typo.conf does not exist (or is not a file)\n"
+        expected = f"ERROR: configuration: --config: {tmp_path}/typo.conf does not exist (or is not a file)\n"
+        assert done.stderr == expected
 
 
 def test_doctor_takes_the_wazuh_home_from_the_config_file_it_is_given(tmp_path):

@@ -417,6 +417,7 @@ def test_flush_command_json_and_exit_status(tmp_path):
         "left",
         "failures",
         "ok",
+        "delivered",
     }
     assert summary["objects"] == len(list((tmp_path / "lake").rglob("*.parquet")))
 

@@ -58,17 +58,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except ConfigError as exc:
-        print(f"ERROR: configuration: {exc}", file=sys.stderr)
+        print(f"ERROR: configuration: {_public(exc)}", file=sys.stderr)
         return EXIT_CONFIG
     except SpoolBusyError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {_public(exc)}", file=sys.stderr)
         return EXIT_BUSY
     except WazuhOcsfError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {_public(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("ERROR: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _public(exc: BaseException) -> str:
+    """An error's message with every URL's credentials and query string removed."""
+    from wazuh_ocsf.redact import redact
+
+    return redact(str(exc), ())
 
 
 def _silence_stdout() -> None:

@@ -322,12 +322,18 @@ class Settings:
         return self.destination_prefix(class_uid) is not None
 
     def masked(self) -> dict:
-        """Every setting's value as text, secrets masked, for status output."""
+        """Every setting's value as text, secrets masked and URLs without credentials, for status output."""
+        from wazuh_ocsf.redact import MASK, public_url
+
         out = {}
         for setting in SETTINGS:
             value = self.__dict__[setting.attr]
             if value is not None and setting.secret:
-                value = "****"
+                value = MASK
+            elif isinstance(value, str) and "://" in value:
+                value = public_url(value)
+            elif setting.parse is parse_class:
+                value = class_name(value)
             out[setting.env] = value
         return out
 
@@ -448,7 +454,8 @@ def load_settings(
     for name in unknown_names(env):
         if name not in _warned:
             _warned.add(name)
-            os.write(2, f"warning: {name} in the environment is not a wazuh-ocsf setting{_did_you_mean(name)}\n".encode())
+            note = f"warning: {name} in the environment is not a wazuh-ocsf setting{_did_you_mean(name)}\n"
+            os.write(2, note.encode())
     if not wazuh_home and not env.get(SETTINGS_BY_ATTR["wazuh_home"].env):
         home = file_values.get(SETTINGS_BY_ATTR["wazuh_home"].env) or home
     values, sources = {}, {}

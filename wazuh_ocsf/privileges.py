@@ -10,12 +10,37 @@ afterwards (the local sink's output directory included) is owned by that user.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import pwd
 
 from wazuh_ocsf.errors import SpoolError
 
 log = logging.getLogger(__name__)
+
+_switched_from_root = False  # set once this process gave up root for the spool's owner
+
+
+def user_name(uid: int | None = None) -> str:
+    """The name of ``uid`` (default: this process's effective user), or the number when it has none."""
+    uid = os.geteuid() if uid is None else uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def running_as() -> str:
+    """Who this process writes as, for messages: ``wazuh after dropping root``, ``root``, ``alice``."""
+    return user_name() + (" after dropping root" if _switched_from_root else "")
+
+
+def permission_hint(exc: OSError, path: str | os.PathLike) -> str:
+    """For a permission error: `` (ran as wazuh after dropping root: make DIR writable by wazuh)``; else ``""``."""
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return ""
+    return f" (ran as {running_as()}: make {path} writable by {user_name()})"
 
 
 def become_spool_owner(spool_dir: str) -> bool:
@@ -47,5 +72,7 @@ def become_spool_owner(spool_dir: str) -> bool:
             f"cannot switch from root to the spool owner (uid {status.st_uid}, gid {status.st_gid}) of "
             f"{spool_dir}: {exc.strerror or exc}"
         ) from None
-    log.info("running as uid %d gid %d, the owner of %s", status.st_uid, status.st_gid, spool_dir)
+    global _switched_from_root
+    _switched_from_root = True
+    log.info("running as %s (uid %d gid %d), the owner of %s", user_name(), status.st_uid, status.st_gid, spool_dir)
     return True

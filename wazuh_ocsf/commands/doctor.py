@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _wazuh_home(args: argparse.Namespace) -> str:
-    """--wazuh-home, else WAZUH_OCSF_WAZUH_HOME from the environment, else from the named config file, else /var/ossec."""
+    """--wazuh-home, else WAZUH_OCSF_WAZUH_HOME from the environment, else from the named config file."""
+    import contextlib
     import os
 
     from wazuh_ocsf.config import CONFIG_ENV, DEFAULT_WAZUH_HOME, SETTINGS_BY_ATTR, read_config_file
@@ -43,10 +44,8 @@ def _wazuh_home(args: argparse.Namespace) -> str:
     home = args.wazuh_home or os.environ.get(name)
     named_file = args.config or os.environ.get(CONFIG_ENV)
     if not home and named_file:
-        try:
+        with contextlib.suppress(ConfigError):  # the config check reports the file itself
             home = read_config_file(named_file).get(name)
-        except ConfigError:
-            pass  # the config check reports the file itself
     return os.path.abspath(home or DEFAULT_WAZUH_HOME)
 
 

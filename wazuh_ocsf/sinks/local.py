@@ -18,6 +18,7 @@ from pathlib import Path
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import fsync_path, replace_durably, temp_path
 from wazuh_ocsf.errors import SinkError
+from wazuh_ocsf.privileges import permission_hint
 from wazuh_ocsf.sinks.base import ParquetObject, Sink, object_key
 
 
@@ -48,7 +49,8 @@ class LocalSink(Sink):
             except OSError as exc:
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
-                raise SinkError(f"Failed to write {obj.name} to {destination}: {exc.strerror or exc}") from None
+                hint = permission_hint(exc, self.root)
+                raise SinkError(f"Failed to write {obj.name} to {destination}: {exc.strerror or exc}{hint}") from None
             directories.add(destination.parent)
         for directory in directories:
             try:

@@ -81,6 +81,11 @@ def _parse_seconds(value: str) -> float:
     return seconds
 
 
+def parse_duration(value: str) -> float:
+    """``300``, ``300s``, ``5m``, ``12h``, ``7d`` → seconds (ValueError otherwise)."""
+    return _parse_seconds(value)
+
+
 def _parse_int(value: str) -> int:
     try:
         return int(value.strip())

@@ -51,6 +51,7 @@ def list_records(spool_dir: str) -> list:
     """Every dead-letter record without its bytes: time, reason, source, node, size, kind, file, line."""
     out = []
     for item in dead_letter.iter_records(spool_dir):
+        item["id"] = record_id(item)
         data = item.pop("data")
         item["size"] = len(data)
         item["kind"] = kind_of(data)
@@ -251,3 +252,85 @@ def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool,
             late = handle.read()
         append_durably(original, [late])
     os.unlink(private)
+
+
+def record_id(item: dict) -> str:
+    """A record's id for ``dead-letter list`` and ``discard --id``: 12 hex digits of a hash of its
+    time, source and bytes (stable across replays and discards, which move records between lines)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{item.get('time')}\0{item.get('source')}\0".encode("utf-8", "replace"))
+    digest.update(bytes(item["data"]))
+    return digest.hexdigest()[:12]
+
+
+def record_age(item: dict, now: float) -> float | None:
+    """Seconds since a record was kept (None when its time cannot be read: an unreadable record)."""
+    import calendar
+
+    stamp = item.get("time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    return now - moment
+
+
+def discard(spool_dir: str, select, *, dry_run: bool = False, settle: float = SETTLE_SECONDS) -> list:
+    """Remove the dead-letter records ``select(item)`` is true for; the removed records (without bytes).
+
+    The same file handling as :func:`replay` (private name, settle, rewrite what stays), under
+    the same lock, so a hook writing meanwhile loses nothing. ``dry_run`` changes nothing.
+    Raises SpoolBusyError when a replay or another discard runs.
+    """
+    removed = []
+    if not os.path.isdir(spool_dir):
+        raise SpoolError(f"spool directory {spool_dir} does not exist")
+    lock_path = os.path.join(spool_dir, REPLAY_LOCK)
+    with ExclusiveLock(lock_path, what="the replay lock", busy=f"a dead-letter replay or discard holds {lock_path}"):
+        try:
+            for path in dead_letter.files(spool_dir):
+                chosen = [item for item in _read(path) if select(item)]
+                if dry_run or not chosen:
+                    removed += chosen
+                    continue
+                private = _private_name(path)
+                try:
+                    os.rename(path, private)
+                except FileNotFoundError:
+                    continue
+                if _may_be_open(path):
+                    time.sleep(settle)
+                removed += _discard_file(private, _original_name(private), select)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot discard dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
+                "everything in the spool must belong to its owner (see `wazuh-ocsf doctor`)"
+            ) from None
+    for item in removed:
+        item["id"] = record_id(item)
+        item["size"] = len(item.pop("data"))
+    return removed
+
+
+def _discard_file(private: str, original: str, select) -> list:
+    items = _read(private)
+    size = os.stat(private).st_size
+    keep = [item for item in items if not select(item)]
+    if keep:
+        _append_records(original, keep)
+    if os.stat(private).st_size != size:  # a hook's late record (see SETTLE_SECONDS) is kept
+        with open(private, "rb") as handle:
+            handle.seek(size)
+            late = handle.read()
+        append_durably(original, [late])
+    os.unlink(private)
+    chosen = [item for item in items if select(item)]
+    for item in chosen:
+        log.info(
+            "discarded dead letter %s (%s, %s): %s", record_id(item), item.get("time"), item.get("source"),
+            item.get("reason"),
+        )
+    return chosen

@@ -183,14 +183,9 @@ def replay(settings, *, class_uid: int | None = None, dry_run: bool = False, set
                 if dry_run:
                     _try_file(path, replayer, None, result)
                     continue
-                private = _private_name(path)
-                try:
-                    os.rename(path, private)
-                except FileNotFoundError:
-                    continue
-                if _may_be_open(path):
-                    time.sleep(settle)  # a hook that opened the file just before the rename finishes its write
-                _replay_file(private, _original_name(private), replayer, spool, result)
+                private = _take(path, settle)
+                if private is not None:
+                    _replay_file(private, _original_name(private), replayer, spool, result)
         except OSError as exc:
             raise SpoolError(
                 f"cannot replay the dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
@@ -240,9 +235,21 @@ def _try_file(path: str, replayer: _Replayer, spool, result: ReplayResult) -> li
     return keep
 
 
-def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool, result: ReplayResult) -> None:
-    keep = _try_file(private, replayer, spool, result)
-    size = os.stat(private).st_size
+def _take(path: str, settle: float) -> str | None:
+    """Rename a dead-letter file to its private name and let a late writer finish; None if it is gone."""
+    private = _private_name(path)
+    try:
+        os.rename(path, private)
+    except FileNotFoundError:
+        return None
+    if _may_be_open(path):
+        time.sleep(settle)  # a hook that opened the file just before the rename finishes its write
+    return private
+
+
+def _put_back(private: str, original: str, keep: list, size: int) -> None:
+    """Append ``keep`` to the original name, then anything written to ``private`` after its first
+    ``size`` bytes were read; remove ``private``."""
     if keep:
         _append_records(original, keep)
     # A hook that wrote to the private file after it was read (rare: see SETTLE_SECONDS) is not lost.
@@ -252,6 +259,11 @@ def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool,
             late = handle.read()
         append_durably(original, [late])
     os.unlink(private)
+
+
+def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool, result: ReplayResult) -> None:
+    keep = _try_file(private, replayer, spool, result)
+    _put_back(private, original, keep, os.stat(private).st_size)
 
 
 def record_id(item: dict) -> str:
@@ -296,14 +308,9 @@ def discard(spool_dir: str, select, *, dry_run: bool = False, settle: float = SE
                 if dry_run or not chosen:
                     removed += chosen
                     continue
-                private = _private_name(path)
-                try:
-                    os.rename(path, private)
-                except FileNotFoundError:
-                    continue
-                if _may_be_open(path):
-                    time.sleep(settle)
-                removed += _discard_file(private, _original_name(private), select)
+                private = _take(path, settle)
+                if private is not None:
+                    removed += _discard_file(private, _original_name(private), select)
         except OSError as exc:
             raise SpoolError(
                 f"cannot discard dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
@@ -316,17 +323,9 @@ def discard(spool_dir: str, select, *, dry_run: bool = False, settle: float = SE
 
 
 def _discard_file(private: str, original: str, select) -> list:
-    items = _read(private)
     size = os.stat(private).st_size
-    keep = [item for item in items if not select(item)]
-    if keep:
-        _append_records(original, keep)
-    if os.stat(private).st_size != size:  # a hook's late record (see SETTLE_SECONDS) is kept
-        with open(private, "rb") as handle:
-            handle.seek(size)
-            late = handle.read()
-        append_durably(original, [late])
-    os.unlink(private)
+    items = _read(private)
+    _put_back(private, original, [item for item in items if not select(item)], size)
     chosen = [item for item in items if select(item)]
     for item in chosen:
         log.info(

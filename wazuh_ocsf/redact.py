@@ -21,7 +21,12 @@ from wazuh_ocsf.config import SETTINGS
 MASK = "****"
 _ENV_SECRETS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 _MIN_LENGTH = 4  # shorter values would mask ordinary words; no real secret is that short
-_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s/?#'\"<>]*@)?([^\s?#'\"<>]*)(\?[^\s#'\"<>)]*)?(#[^\s'\"<>)]*)?")
+# scheme, userinfo, host and path, query, fragment; a URL's query ends before trailing punctuation
+# ("…?token=x, next" keeps its comma).
+_URL = re.compile(
+    r"\b([a-zA-Z][a-zA-Z0-9+.-]*://)([^\s/?#'\"<>]*@)?([^\s?#'\"<>]*)"
+    r"(\?(?:[^\s#'\"<>)]*[^\s#'\"<>),;.])?)?(#(?:[^\s'\"<>)]*[^\s'\"<>),;.])?)?"
+)
 
 
 def public_url(url: str) -> str:

@@ -244,9 +244,9 @@ def _follow_lines(data: dict) -> list:
     beat = data["follow"]
     if not beat:
         return []
-    state = "stopped" if beat.get("stopped") else "running"
-    where = f", reading {beat['reading']} at offset {beat['offset']}" if beat.get("reading") and not beat.get(
-        "stopped") else ""
+    stopped = bool(beat.get("stopped"))
+    state = "stopped" if stopped else "running"
+    where = f", reading {beat['reading']} at offset {beat['offset']}" if beat.get("reading") and not stopped else ""
     return [
         f"  follow          {state} (pid {beat.get('pid')}), last heartbeat {_when(beat['time'], data['time'])}"
         f"{where}; {beat.get('spooled', 0)} alerts spooled since {_when(beat.get('started'), data['time'])}"
@@ -273,5 +273,12 @@ def _config_lines(data: dict) -> list:
 
 
 #: The report's sections in order; each turns the collected data into lines.
-SECTIONS = (_spool_lines, _flush_lines, _dead_letter_lines, _follow_lines, _destination_lines, _verdict_lines,
-            _config_lines)
+SECTIONS = (
+    _spool_lines,
+    _flush_lines,
+    _dead_letter_lines,
+    _follow_lines,
+    _destination_lines,
+    _verdict_lines,
+    _config_lines,
+)

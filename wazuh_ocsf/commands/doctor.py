@@ -52,12 +52,15 @@ def _wazuh_home(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run every check; print one line each (or JSON); 1 if any failed."""
     from wazuh_ocsf.doctor import FAIL, Context, Layout, render, run_checks
+    from wazuh_ocsf.redact import redact, secrets_of
 
     home = _wazuh_home(args)
     layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
-    results = run_checks(Context(layout, config_path=args.config, probe=args.probe))
+    ctx = Context(layout, config_path=args.config, probe=args.probe)
+    results = run_checks(ctx)
+    secrets = secrets_of(ctx.settings) if ctx.settings is not None else ()
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=1))
+        print(redact(json.dumps([r.to_dict() for r in results], indent=1), secrets))
     else:
-        print(render(results))
+        print(redact(render(results), secrets))
     return EXIT_FAILED if any(r.status == FAIL for r in results) else 0

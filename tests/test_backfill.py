@@ -5,7 +5,7 @@ import json
 import logging
 import os
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from alert_tree import day_alerts, day_path, line, link_live, uid, write_day
@@ -13,6 +13,7 @@ from flush_support import make_settings
 
 from wazuh_ocsf import dead_letter
 from wazuh_ocsf.backfill import backfill, checkpoint_path, parse_time, read_checkpoint, write_checkpoint
+from wazuh_ocsf.cli import main
 from wazuh_ocsf.commands import backfill as backfill_command
 from wazuh_ocsf.errors import ConfigError
 from wazuh_ocsf.spool import Spool
@@ -204,7 +205,7 @@ def test_command_line_logs_its_warnings_to_the_log_file(manager, capsys, monkeyp
     command_env(manager, monkeypatch)
     assert run_command(["--since", "2024-04-19", "--until", "2024-04-23"]) == 0
     _out, err = capsys.readouterr()
-    assert "WARNING: no alerts archive for 2024-04-19" in err
+    assert "WARNING: no alerts archive for 1 day: 2024-04-19\n" in err
     path = os.path.join(manager["settings"].wazuh_home, "logs", "wazuh-ocsf.log")
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
@@ -257,3 +258,25 @@ def test_a_second_backfill_on_the_same_spool_is_refused(manager):
         SpoolBusyError, match=r"another backfill is running on this spool \(it holds .*backfill\.lock\)"
     ):
         backfill(settings, since=utc(2024, 4, 20), until=utc(2024, 4, 23))
+
+
+def test_a_second_run_adds_no_dead_letter_and_long_gaps_are_summarised(manager, capsys, monkeypatch, isolated_logging):
+    """Issue 12, item 11: the same bad line is kept once; years of missing days are ranges and a count."""
+    command_env(manager, monkeypatch)
+    spool_dir = manager["settings"].spool_dir
+    assert main(["backfill", "--since", "2024-04-20", "--until", "2024-04-23", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["bad_lines"] == 1 and dead_letter.count(spool_dir) == 1
+    assert main(["backfill", "--since", "2019-01-01", "--until", "2024-04-23", "--json"]) == 0
+    out, err = capsys.readouterr()
+    again = json.loads(out)
+    assert (again["bad_lines"], again["already_dead_lettered"]) == (0, 1)
+    assert dead_letter.count(spool_dir) == 1
+    missing = again["missing_days"]
+    assert missing["count"] == (date(2024, 4, 20) - date(2019, 1, 1)).days
+    assert missing["ranges"] == [{"first": "2019-01-01", "last": "2024-04-19"}]
+    assert main(["backfill", "--since", "2019-01-01", "--until", "2024-04-23"]) == 0
+    out, err = capsys.readouterr()
+    assert "1 bad lines already in the dead letters" in out
+    assert err.count("WARNING: no alerts archive") == 1
+    assert f"WARNING: no alerts archive for {missing['count']} days: 2019-01-01 .. 2024-04-19\n" in err

@@ -99,10 +99,10 @@ def test_product_version_from_version_json(tmp_path, shared_dir):
 
 
 def test_masked_hides_secrets(tmp_path):
-    settings = load_settings(wazuh_home=str(tmp_path), environ={"EXTERNAL_ID": "s3cr3t", "AWS_BUCKET": "b"})
+    settings = load_settings(wazuh_home=str(tmp_path), environ={"EXTERNAL_ID": "s3cr3t", "AWS_BUCKET": "my-bucket"})
     masked = settings.masked()
     assert masked["WAZUH_OCSF_EXTERNAL_ID"] == "****"
-    assert masked["WAZUH_OCSF_BUCKET"] == "b"
+    assert masked["WAZUH_OCSF_BUCKET"] == "my-bucket"
     assert "s3cr3t" not in repr(masked)
 
 
@@ -131,3 +131,69 @@ def test_raw_spool_location_of_an_unparseable_file_is_the_defaults(tmp_path):
     spool_dir, node = raw_spool_location(str(tmp_path), {"WAZUH_OCSF_CONFIG": str(conf)})
     assert spool_dir == f"{tmp_path}/wazuh-ocsf/spool"
     assert node == load_settings(wazuh_home=str(tmp_path), environ={}, path=str(tmp_path / "absent")).node_name
+
+
+# -- an administrator's mistakes (issue 12, items 6 and 7), met through the command line ---------
+
+
+def _status_of(tmp_path, conf_text: str, **env: str):
+    from ops_support import clean_env, cli
+
+    conf = tmp_path / "wazuh-ocsf.conf"
+    conf.write_text(conf_text)
+    base = {"WAZUH_OCSF_WAZUH_HOME": str(tmp_path), "WAZUH_OCSF_SPOOL_DIR": str(tmp_path / "spool")}
+    return cli("--config", str(conf), "status", env=clean_env(**base, **env))
+
+
+def test_a_misspelt_key_in_the_file_is_an_error_naming_the_closest_setting(tmp_path):
+    done = _status_of(tmp_path, "WAZUH_OCSF_OUTPUT_DIR=/tmp/x\nWAZUH_OCSF_SPOOL_MAX_BYTE=4G\n")
+    assert done.returncode == 3, done.stdout
+    assert "WAZUH_OCSF_SPOOL_MAX_BYTE: not a wazuh-ocsf setting (did you mean WAZUH_OCSF_SPOOL_MAX_BYTES?)" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_a_misspelt_environment_variable_only_warns(tmp_path):
+    done = _status_of(tmp_path, "WAZUH_OCSF_OUTPUT_DIR=/tmp/x\n", WAZUH_OCSF_SPOOL_MAX_BYTE="4G")
+    assert done.returncode in (0, 1), done.stderr
+    assert done.stderr.count("WAZUH_OCSF_SPOOL_MAX_BYTE in the environment is not a wazuh-ocsf setting") == 1
+    assert "did you mean WAZUH_OCSF_SPOOL_MAX_BYTES?" in done.stderr
+    assert "wazuh-ocsf status" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "region, words",
+    [
+        ("eu-west-9", "no AWS region has this name"),
+        ("EU-West-1", "region names are lowercase: eu-west-1"),
+        ("eu-west-1a", "eu-west-1a is an availability zone; its region is eu-west-1"),
+    ],
+)
+def test_a_region_aws_does_not_have_is_refused(tmp_path, region, words):
+    done = _status_of(tmp_path, f"WAZUH_OCSF_OUTPUT_DIR=/tmp/x\nREGION={region}\n")
+    assert done.returncode == 3
+    assert "ERROR: configuration: WAZUH_OCSF_REGION: " in done.stderr and words in done.stderr
+
+
+def test_a_lake_bucket_of_another_region_is_refused(tmp_path):
+    done = _status_of(tmp_path, "AWS_BUCKET=aws-security-data-lake-eu-west-1-abcdef123456\nREGION=us-east-1\n")
+    assert done.returncode == 3
+    assert "is the Security Lake bucket of eu-west-1, but WAZUH_OCSF_REGION is us-east-1" in done.stderr
+    ok = _status_of(tmp_path, "AWS_BUCKET=aws-security-data-lake-us-gov-west-1-abc123\nREGION=us-gov-west-1\n")
+    assert "ERROR" not in ok.stderr
+
+
+@pytest.mark.parametrize(
+    "bucket, words",
+    [
+        ("s3://aws-security-data-lake-eu-west-1-abc", "write aws-security-data-lake-eu-west-1-abc without s3://"),
+        ("My_Bucket", "lowercase letters, digits, dots and hyphens"),
+        ("ab", "3 to 63 characters"),
+        ("192.168.1.10", "not an IP address"),
+    ],
+)
+def test_a_bucket_that_is_not_a_bucket_name_is_refused(tmp_path, bucket, words):
+    done = _status_of(tmp_path, f"AWS_BUCKET={bucket}\nREGION=eu-west-1\n")
+    assert done.returncode == 3
+    assert "ERROR: configuration: WAZUH_OCSF_BUCKET: " in done.stderr and words in done.stderr

@@ -134,3 +134,55 @@ def test_replay_reads_each_dead_letter_file_once(manager, monkeypatch, dry_run):
     result = replay(settings, dry_run=dry_run, settle=0)
     assert result.replayed == 4
     assert len(opened) == 4 and len(set(opened)) == 4, opened
+
+
+def test_discard_by_id_by_age_and_all_needs_yes_and_counts(manager, tmp_path):
+    """Issue 12, item 11: a record that can never be fixed can go; status stops warning about it."""
+    home, env = manager
+    env = dict(env, WAZUH_OCSF_WAZUH_HOME=str(home))
+    spool_dir = str(tmp_path / "ossec" / "wazuh-ocsf" / "spool")
+    for number in range(3):
+        broken = tmp_path / f"torn-{number}.alert"
+        broken.write_bytes((ALERTS / "sudo-unicode-full-log.json").read_bytes()[: 100 + number])
+        assert run_hook(home, broken, env).returncode == 7
+    records = json.loads(cli("dead-letter", "list", "--json", env=env).stdout)
+    ids = [r["id"] for r in records]
+    assert len(set(ids)) == 3 and all(len(i) == 12 for i in ids)
+    assert cli("dead-letter", "list", env=env).stdout.startswith(ids[0] + "  ")
+
+    preview = cli("dead-letter", "discard", "--id", ids[1], env=env)
+    assert preview.returncode == 1
+    assert preview.stdout.startswith("would discard 1 dead-letter record\n  " + ids[1])
+    assert "add --yes" in preview.stderr and dead_letter.count(spool_dir) == 3
+
+    done = cli("dead-letter", "discard", "--id", ids[1], "--yes", env=env)
+    assert done.returncode == 0 and done.stdout.startswith("discarded 1 dead-letter record\n")
+    assert [r["id"] for r in json.loads(cli("dead-letter", "list", "--json", env=env).stdout)] == [ids[0], ids[2]]
+    again = cli("dead-letter", "discard", "--id", ids[1], "--yes", env=env)
+    assert again.returncode == 1 and f"no dead-letter record has the id {ids[1]}" in again.stderr
+
+    young = json.loads(cli("dead-letter", "discard", "--older-than", "1h", "--yes", "--json", env=env).stdout)
+    assert (young["discarded"], young["matched"]) == (0, 0) and dead_letter.count(spool_dir) == 2
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    assert any("2 dead-letter record(s)" in w for w in status["warnings"])
+
+    gone = json.loads(cli("dead-letter", "discard", "--all", "--yes", "--json", env=env).stdout)
+    assert gone["discarded"] == 2 and sorted(r["id"] for r in gone["records"]) == sorted([ids[0], ids[2]])
+    assert dead_letter.count(spool_dir) == 0
+    status = json.loads(cli("status", "--json", env=env).stdout)
+    assert not any("dead-letter" in w for w in status["warnings"])
+    log = (home / "logs" / "wazuh-ocsf.log").read_text()
+    assert log.count("discarded dead letter ") == 3
+
+
+def test_discard_by_age(manager, tmp_path):
+    _home, env = manager
+    spool_dir = str(tmp_path / "ossec" / "wazuh-ocsf" / "spool")
+    old = dead_letter.path_for(spool_dir, "manager-1", when=0)
+    os.makedirs(os.path.dirname(old), exist_ok=True)
+    with open(old, "w", encoding="utf-8") as handle:
+        handle.write('{"time":"1970-01-01T00:00:00.000Z","reason":"old","source":"x","data_b64":"eA=="}\n')
+    dead_letter.record(spool_dir, reason="new", source="y", data=b"y", node="manager-1")
+    done = cli("dead-letter", "discard", "--older-than", "30d", "--yes", env=env)
+    assert done.returncode == 0 and done.stdout.startswith("discarded 1 dead-letter record\n"), done.stderr
+    assert [r["reason"] for r in json.loads(cli("dead-letter", "list", "--json", env=env).stdout)] == ["new"]

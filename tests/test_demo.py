@@ -57,6 +57,53 @@ def test_demo_feeds_the_integration_flushes_to_the_local_lake_and_queries_it(tmp
     assert out.rstrip().endswith(f"S3 server stopped. Tree kept in {kept}")
 
 
+def readme_sample() -> list:
+    """The lines of README's sample demo output (``…`` marks lines left out)."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = text.index("```\n", text.index("Its output ends like this")) + 4
+    return text[start : text.index("```", start)].splitlines()
+
+
+#: What differs between runs (times, sizes, the segment's timestamp, the sample alerts' days), and
+#: what it may be instead.
+VARIES = re.compile(r"\d+\.\d KiB|in \d+\.\d s|\(\d+ bytes\)|\d{8}T\d{6}Z|(?<=eventDay=)\d{8}|(?<=\.2001\.)\d{8}")
+VARIED = {"KiB": r"\d+\.\d KiB", "in ": r"in \d+\.\d s", "(": r"\(\d+ bytes\)", "T": r"\d{8}T\d{6}Z"}
+
+
+def line_pattern(expected: str) -> str:
+    parts, last = [], 0
+    for match in VARIES.finditer(expected):
+        parts.append(re.escape(expected[last : match.start()]))
+        token = match.group()
+        kind = next((k for k in ("KiB", "in ", "(") if k in token), "T" if "T" in token else None)
+        parts.append(VARIED[kind] if kind else r"\d{8}")
+        last = match.end()
+    return "".join(parts) + re.escape(expected[last:])
+
+
+def matches_readme(out: str) -> None:
+    """README's sample, in order, is what the demo printed: ``…`` skips lines, others are consecutive."""
+    lines = out.splitlines()
+    position, skipping = 0, True  # the sample is the end of the output
+    for expected in readme_sample():
+        if expected.strip() == "…":
+            skipping = True
+            continue
+        pattern = line_pattern(expected)
+        stop = len(lines) if skipping else min(position + 1, len(lines))
+        found = next((i for i in range(position, stop) if re.fullmatch(pattern, lines[i])), None)
+        assert found is not None, f"README's demo line {expected!r} is not what the demo prints after line {position}"
+        position, skipping = found + 1, False
+    assert position == len(lines), f"the demo prints more after README's last line: {lines[position:]}"
+
+
+def test_readmes_sample_output_is_what_the_demo_prints():
+    """Issue 12, item 14."""
+    done = run_demo()
+    assert done.returncode == 0, done.stdout + done.stderr
+    matches_readme(done.stdout)
+
+
 def test_demo_refuses_a_non_empty_keep_directory(tmp_path):
     (tmp_path / "something").write_text("x")
     done = run_demo("--keep", str(tmp_path))

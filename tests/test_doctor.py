@@ -22,6 +22,7 @@ from wazuh_ocsf.arrow_schema import schema_for
 from wazuh_ocsf.doctor import (
     FAIL,
     OK,
+    SKIP,
     Check,
     Context,
     Layout,
@@ -113,6 +114,7 @@ def test_good_installation_with_probe_passes_and_leaves_a_zero_row_object(tmp_pa
         "ossec.conf integration": OK,
         "integration file": OK,
         "spool": checks["spool"]["status"],  # ok, or warn on a nearly full test disk
+        "output directory": SKIP,
         "hook interpreter": OK,
         "flusher environment": OK,
         "flush schedule": OK,
@@ -362,3 +364,69 @@ def test_config_problems_name_the_file_wazuh_ocsf_config_points_to(tmp_path):
     assert check.status == FAIL
     assert check.fix == f"correct WAZUH_OCSF_SEGMENT_MAX_BYTES in {elsewhere}"
     assert check_config_file(ctx).detail.startswith(f"{elsewhere} is ")
+
+
+# -- issue 12: an administrator's first hours -------------------------------------------------------
+
+
+def _daemon_or_skip() -> None:
+    import pwd
+
+    try:
+        pwd.getpwnam("daemon")
+    except KeyError:
+        pytest.skip("no 'daemon' user on this machine")
+
+
+def test_an_output_dir_the_flush_cannot_create_fails_its_own_check(tmp_path):
+    """Item 2: the flush writes as the spool's owner; a root-only parent stops it. Not `[ok] config`."""
+    _daemon_or_skip()
+    config = base_config(tmp_path)
+    locked = tmp_path / "root-only"
+    locked.mkdir(mode=0o755)
+    config["WAZUH_OCSF_OUTPUT_DIR"] = str(locked / "lake")
+    home = manager_tree(tmp_path, config=config)
+    os.chown(home / "wazuh-ocsf" / "spool", 1, 1)  # daemon:daemon, as the installer leaves wazuh:wazuh
+    code, checks, text = doctor(tmp_path, home)
+    assert code == 1, text
+    check = checks["output directory"]
+    assert check["status"] == FAIL
+    assert check["detail"] == (
+        f"{locked}/lake does not exist and the flush (as daemon) cannot create it in {locked} (root:root 0755)"
+    )
+    assert check["fix"].startswith(f"mkdir -p {locked}/lake && chown daemon:")
+    os.chown(locked, 1, 1)
+    code, checks, text = doctor(tmp_path, home)
+    assert checks["output directory"]["status"] == OK, text
+    assert "the first flush (as daemon) creates it" in checks["output directory"]["detail"]
+
+
+def test_a_scheduler_none_the_admin_chose_is_not_a_failure(tmp_path):
+    """Item 13: `--scheduler none` is recorded as WAZUH_OCSF_SCHEDULER=none; doctor then exits 0."""
+    home = local_home(tmp_path)
+    shutil.rmtree(tmp_path / "systemd")
+    failed = only_failure(tmp_path, home)
+    assert failed["name"] == "flush schedule" and "WAZUH_OCSF_SCHEDULER=none" in failed["fix"]
+    conf = home / "etc" / "wazuh-ocsf.conf"
+    conf.write_text(conf.read_text() + "WAZUH_OCSF_SCHEDULER=none\n")
+    code, checks, text = doctor(tmp_path, home)
+    assert code == 0, text
+    assert checks["flush schedule"]["status"] == OK
+    assert checks["flush schedule"]["detail"].startswith("none, as chosen (WAZUH_OCSF_SCHEDULER=none)")
+
+
+def test_an_http_only_setup_is_complete_and_shows_its_url_without_the_token(tmp_path):
+    """Items 4 and 5: no bucket, no output dir, no source: the HTTP sink alone is a destination."""
+    config = {
+        "WAZUH_OCSF_SPOOL_DIR": str(tmp_path / "ossec" / "wazuh-ocsf" / "spool"),
+        "WAZUH_OCSF_HTTP_URL": "https://collector.example:8088/services/collector/raw?token=abc123",
+    }
+    home = manager_tree(tmp_path, config=config)
+    code, checks, text = doctor(tmp_path, home, text_mode=True)
+    assert checks["config"]["status"] == OK, text
+    assert checks["config"]["detail"].endswith(
+        "class security_finding; detection_finding → https://collector.example:8088/services/collector/raw?****, "
+        "security_finding → https://collector.example:8088/services/collector/raw?****"
+    )
+    assert code == 0, text
+    assert "abc123" not in text

@@ -417,6 +417,7 @@ def test_flush_command_json_and_exit_status(tmp_path):
         "left",
         "failures",
         "ok",
+        "delivered",
     }
     assert summary["objects"] == len(list((tmp_path / "lake").rglob("*.parquet")))
 
@@ -491,3 +492,34 @@ def test_a_root_flush_leaves_the_spool_usable_by_the_hook_user(tmp_path_factory)
         assert len(tree_uids(base / "lake")) == 2
     finally:
         subprocess.run(["rm", "-rf", str(base)], check=False)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to flush as root and drop to the spool's owner")
+def test_a_permission_error_says_whom_the_flush_ran_as():
+    """Issue 12, item 2: root switches to the spool's owner; a root-only output dir then refuses it."""
+    import pwd
+    import shutil
+    import tempfile
+
+    try:
+        daemon = pwd.getpwnam("daemon")
+    except KeyError:
+        pytest.skip("no 'daemon' user on this machine")
+    base = Path(tempfile.mkdtemp(prefix="wazuh-ocsf-root-"))  # pytest's tmp dirs are root-only
+    try:
+        base.chmod(0o755)
+        settings = make_settings(base)
+        spool_events(settings, make_events(3))
+        (base / "logs").mkdir()
+        for root, dirs, files in os.walk(base):
+            for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                os.chown(name, daemon.pw_uid, daemon.pw_gid)
+        os.chown(base, 0, 0)
+        locked = base / "root-only"
+        locked.mkdir(mode=0o755)
+        done = run_cli(base, "flush", "--output-dir", str(locked / "lake"))
+        assert done.returncode == 1
+        expected = f"Permission denied (ran as daemon after dropping root: make {locked}/lake writable by daemon)"
+        assert expected in done.stderr, done.stderr
+    finally:
+        shutil.rmtree(base)

@@ -81,12 +81,12 @@ def home(tmp_path):
 class Process:
     """``wazuh-ocsf follow`` as the service runs it."""
 
-    def __init__(self, home, **extra) -> None:
+    def __init__(self, home, *args: str, **extra) -> None:
         env = dict(os.environ)
         env.update(settings_env(home["tmp"], follow_workers="2", **extra))
         env["PYTHONPATH"] = REPO
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wazuh_ocsf.cli", "follow", "--poll", "0.05"],
+            [sys.executable, "-m", "wazuh_ocsf.cli", "follow", "--poll", "0.05", *args],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -330,3 +330,35 @@ def test_an_unreadable_file_in_recovery_is_a_spool_error_naming_it(home, monkeyp
     monkeypatch.setattr(AlertsFile, "open", refuse)
     with pytest.raises(SpoolError, match=rf"cannot read {home['first']} to recover the batch in flight"):
         Follower(home["settings"])._recover_pending(_pending_state(home))
+
+
+def test_follow_says_it_is_alive_in_its_log_and_in_status(home):
+    """Issue 12, item 13: a periodic one-line heartbeat, to the log (and the journal) and to status."""
+    settings = home["settings"]
+    follow = Process(home, "--heartbeat", "0.2")
+    beat_path = os.path.join(settings.spool_dir, "state", "follow-heartbeat.json")
+    append(home["first"], b"".join(map(line, day_alerts(D20, 12, 300))))
+    wait_for(lambda: len(spooled(settings)) >= 12, "the 12 alerts")
+
+    def beat() -> dict:
+        with open(beat_path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    wait_for(lambda: beat()["spooled"] == 12, "a heartbeat counting them")
+    env = dict(os.environ, PYTHONPATH=REPO, **settings_env(home["tmp"]), WAZUH_OCSF_OUTPUT_DIR=str(home["tmp"]))
+    status = subprocess.run([sys.executable, "-m", "wazuh_ocsf.cli", "status", "--json"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    data = json.loads(status.stdout)["follow"]
+    assert (data["stopped"], data["spooled"], data["pid"]) == (False, 12, follow.proc.pid)
+    assert data["reading"] == str(home["first"])
+    code, err = follow.stop()
+    assert code == 0, err
+    alive = [x for x in err.splitlines() if "INFO: follow: alive, reading " in x]
+    assert alive and all(x.endswith("dead-lettered") for x in alive), err
+    log = (home["tmp"] / "logs" / "wazuh-ocsf.log").read_text()
+    assert "follow: alive, reading " in log and "follow: stopped, " in log
+    assert beat()["stopped"] is True
+    text = subprocess.run([sys.executable, "-m", "wazuh_ocsf.cli", "status"], env=env, capture_output=True,
+                          text=True, timeout=60).stdout
+    assert f"  follow          stopped (pid {follow.proc.pid}), last heartbeat " in text
+    assert "12 alerts spooled since " in text

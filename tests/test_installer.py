@@ -392,15 +392,19 @@ def test_rerun_updates_the_block_in_place_and_keeps_settings(installed, tmp_path
     _, original, _ = installed
     conf_path = root / HOME.lstrip("/") / "etc/ossec.conf"
     config_before = (root / HOME.lstrip("/") / "etc/wazuh-ocsf.conf").read_text()
+    # A lake in another region comes with its own bucket: a bucket naming another region is refused.
     result = run_installer(
-        root, "--level", "10", "--group-filter", "", "--rule-id", "5710, 5712", "--region", "us-east-1"
+        root, "--level", "10", "--group-filter", "", "--rule-id", "5710, 5712", "--region", "us-east-1",
+        "--bucket", "aws-security-data-lake-us-east-1-abc",
     )
     assert result.returncode == 0, result.stderr
     block = expected_block(level="10", rule_id="5710, 5712")
     assert conf_path.read_bytes() == original + b"\n" + block.encode() + b"\n"
     assert "-    <level>3</level>" in result.stdout and "+    <level>10</level>" in result.stdout
     config_after = (root / HOME.lstrip("/") / "etc/wazuh-ocsf.conf").read_text()
-    assert config_after == config_before.replace("WAZUH_OCSF_REGION=eu-west-1", "WAZUH_OCSF_REGION=us-east-1")
+    assert config_after == config_before.replace("WAZUH_OCSF_REGION=eu-west-1", "WAZUH_OCSF_REGION=us-east-1").replace(
+        "aws-security-data-lake-eu-west-1-abc", "aws-security-data-lake-us-east-1-abc"
+    )
     assert run_installer(root).returncode == 0
     assert conf_path.read_bytes() == original + b"\n" + block.encode() + b"\n"
 

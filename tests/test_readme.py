@@ -29,3 +29,22 @@ def test_every_command_is_documented(readme, command):
 def test_the_test_command_is_marked_for_ci(readme):
     marker = readme.index("<!-- test-command -->")
     assert readme[marker:].split("```", 2)[1].strip().startswith("sh\n")
+
+
+def test_every_status_json_field_is_documented(readme, tmp_path):
+    """Issue 12, item 12: `status --json` is documented as stable, with every field it prints."""
+    from wazuh_ocsf.config import load_settings
+    from wazuh_ocsf.spool import Spool
+    from wazuh_ocsf.status import FORMAT, collect
+
+    settings = load_settings(environ={"WAZUH_OCSF_SPOOL_DIR": str(tmp_path), "WAZUH_OCSF_CONFIG": "/nonexistent"})
+    Spool(settings, create=True)
+    data = collect(settings)
+    table = readme[readme.index("**`status --json` is a stable interface**") :]
+    table = table[: table.index("\n\n", table.index("| field | meaning |"))]
+    assert f"whose `format` is `{FORMAT}`" in table
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = {cell.strip("` ") for line in rows for cell in line.split("|")[1].split(",")}
+    assert documented == set(data)
+    for name in data["spool"]:
+        assert f"`{name}`" in table, name

@@ -62,6 +62,7 @@ class BackfillResult:
     already_delivered: int = 0
     already_spooled: int = 0
     bad_lines: int = 0  # dead-lettered
+    already_dead_lettered: int = 0  # bad lines a dead-letter record already holds (an earlier run's)
     skipped_files: list = field(default_factory=list)  # ["path: reason"]
     missing_days: list = field(default_factory=list)  # ["YYYY-MM-DD"]
     resumed_from: str | None = None  # "label:offset" of the checkpoint this run started at
@@ -72,6 +73,11 @@ class BackfillResult:
         """Plain data for ``--json``."""
         data = asdict(self)
         data["seconds"] = round(self.seconds, 3)
+        # A range of years can miss thousands of days: first/last of each run of days, and the count.
+        data["missing_days"] = {
+            "count": len(self.missing_days),
+            "ranges": [{"first": first, "last": last} for first, last in day_ranges(self.missing_days)],
+        }
         return data
 
     def summary(self) -> str:
@@ -82,11 +88,34 @@ class BackfillResult:
         )
         if self.bad_lines:
             line += f", {self.bad_lines} bad lines dead-lettered"
+        if self.already_dead_lettered:
+            line += f", {self.already_dead_lettered} bad lines already in the dead letters"
         if self.skipped_files:
             line += f", {len(self.skipped_files)} files skipped"
         if self.resumed_from:
             line += f" (resumed at {self.resumed_from})"
         return line + f" in {self.seconds:.1f} s"
+
+
+def day_ranges(days: list) -> list:
+    """``["2024-01-01", "2024-01-02", "2024-01-05"]`` → ``[("2024-01-01", "2024-01-02"), ("2024-01-05", …)]``."""
+    from datetime import date, timedelta
+
+    ranges: list = []
+    for text in sorted(set(days)):
+        day = date.fromisoformat(text)
+        if ranges and ranges[-1][1] == day - timedelta(days=1):
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return [(first.isoformat(), last.isoformat()) for first, last in ranges]
+
+
+def describe_days(days: list) -> str:
+    """``3 days: 2024-01-01 .. 2024-01-02, 2024-01-05``, for people."""
+    parts = [first if first == last else f"{first} .. {last}" for first, last in day_ranges(days)]
+    shown = ", ".join(parts[:10]) + (f" and {len(parts) - 10} more ranges" if len(parts) > 10 else "")
+    return f"{len(days)} day{'s' * (len(days) != 1)}: {shown}"
 
 
 def iso(moment: datetime) -> str:
@@ -299,6 +328,23 @@ def backfill(
     return result
 
 
+def _dead_letter_key(source: str, data: bytes) -> tuple:
+    """What identifies a bad line of an alerts file: its offset and its bytes.
+
+    The offset, not the whole source: the same day's file is ``….json`` on one run and
+    ``….json.gz`` on the next, once the manager compressed it.
+    """
+    import hashlib
+
+    return source.rpartition(":")[2], hashlib.sha256(bytes(data)).digest()
+
+
+def _dead_letter_keys(spool_dir: str) -> set:
+    """The keys of every dead-letter record already kept (unreadable records included)."""
+    records = dead_letter.iter_records(spool_dir)
+    return {_dead_letter_key(str(item.get("source") or ""), item["data"]) for item in records}
+
+
 class _Job:
     """The state of one backfill run."""
 
@@ -312,11 +358,17 @@ class _Job:
         self.reader = AlertsReader(alerts_dir, since=since, until=until, on_bad=self._on_bad, start=start)
         self.delivered = _DeliveredDays(spool.directory)
         self.known: set = set()
+        self.dead = _dead_letter_keys(spool.directory)
 
     def _on_bad(self, reason: str, item, offset: int, data: bytes) -> None:
         self._dead_letter(reason, f"{item.path}:{offset}", data)
 
     def _dead_letter(self, reason: str, source: str, data: bytes) -> None:
+        key = _dead_letter_key(source, data)
+        if key in self.dead:  # an earlier run kept this very line: once is enough
+            self.result.already_dead_lettered += 1
+            return
+        self.dead.add(key)
         dead_letter.record(
             self.spool.directory, reason=reason, source=source, data=data, node=self.settings.node_name
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_BUSY = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a reader that went away
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,19 +49,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status. Errors become one ``ERROR:`` line on stderr."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        if args.config is not None and not os.path.isfile(args.config):
+            raise ConfigError("--config", f"{args.config} does not exist (or is not a file)")
+        code = args.run(args)
+        sys.stdout.flush()  # a reader that went away (`status | head -1`) is met here, not at exit
+        return code
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except ConfigError as exc:
-        print(f"ERROR: configuration: {exc}", file=sys.stderr)
+        print(f"ERROR: configuration: {_public(exc)}", file=sys.stderr)
         return EXIT_CONFIG
     except SpoolBusyError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {_public(exc)}", file=sys.stderr)
         return EXIT_BUSY
     except WazuhOcsfError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"ERROR: {_public(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("ERROR: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _public(exc: BaseException) -> str:
+    """An error's message with every URL's credentials and query string removed."""
+    from wazuh_ocsf.redact import redact
+
+    return redact(str(exc), ())
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":  # pragma: no cover

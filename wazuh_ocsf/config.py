@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import os
 
+from wazuh_ocsf.aws_names import lake_bucket_region, parse_bucket, parse_region
 from wazuh_ocsf.errors import ConfigError
 
 DEFAULT_WAZUH_HOME = "/var/ossec"
 CONFIG_RELPATH = "etc/wazuh-ocsf.conf"
 CONFIG_ENV = "WAZUH_OCSF_CONFIG"
 PREFIX = "WAZUH_OCSF_"
+#: ``WAZUH_OCSF_*`` environment variables that are not settings (the file holds only settings).
+NOT_SETTINGS = frozenset(
+    {CONFIG_ENV, "WAZUH_OCSF_CRASH_AT", "WAZUH_OCSF_PYTHON", "WAZUH_OCSF_INSTALLER_PYTHON", "WAZUH_OCSF_UPDATE_GOLDEN"}
+)
 
 SECURITY_FINDING = 2001
 DETECTION_FINDING = 2004
@@ -74,6 +79,11 @@ def _parse_seconds(value: str) -> float:
     if seconds < 0:
         raise ValueError("expected a duration of zero or more")
     return seconds
+
+
+def parse_duration(value: str) -> float:
+    """``300``, ``300s``, ``5m``, ``12h``, ``7d`` → seconds (ValueError otherwise)."""
+    return _parse_seconds(value)
 
 
 def _parse_int(value: str) -> int:
@@ -221,8 +231,8 @@ SETTINGS = (
         "custom source of the configured OCSF class (seed guide name)",
         alias="SOURCE_LOCATION",
     ),
-    Setting("bucket", None, _text, "Security Lake S3 bucket", alias="AWS_BUCKET"),
-    Setting("region", None, _text, "AWS region of the lake", alias="REGION"),
+    Setting("bucket", None, parse_bucket, "Security Lake S3 bucket (its name, not an s3:// URL)", alias="AWS_BUCKET"),
+    Setting("region", None, parse_region, "AWS region of the lake", alias="REGION"),
     Setting("account_id", None, _account_id, "account id in the partition path", alias="ACCOUNT_ID"),
     Setting("role_arn", None, _text, "provider role to assume", alias="ROLE_ARN"),
     Setting("external_id", None, _text, "external id for AssumeRole", alias="EXTERNAL_ID", secret=True),
@@ -260,8 +270,34 @@ SETTINGS = (
     Setting(
         "flush_deadline", "10m", _positive_seconds, "a flush stops delivering after this long and releases its lock"
     ),
+    Setting(
+        "scheduler",
+        None,
+        _choice("systemd", "cron", "none"),
+        "how the flush is scheduled, as the installer was told (none: the administrator runs it; doctor accepts that)",
+    ),
 )
 SETTINGS_BY_ATTR = {s.attr: s for s in SETTINGS}
+KNOWN_NAMES = frozenset(n for s in SETTINGS for n in (s.env, s.alias) if n)
+_warned: set = set()  # unknown environment variables already warned about by this process
+
+
+def closest_name(name: str) -> str | None:
+    """The known setting name nearest to a misspelt one (``WAZUH_OCSF_SPOOL_MAX_BYTE`` → ``…_BYTES``)."""
+    import difflib  # only on this error path: the hook never pays for it
+
+    found = difflib.get_close_matches(name, sorted(KNOWN_NAMES), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def unknown_names(names) -> list:
+    """``WAZUH_OCSF_*`` names among ``names`` that are neither a setting nor one of :data:`NOT_SETTINGS`."""
+    return sorted(n for n in names if n.startswith(PREFIX) and n not in KNOWN_NAMES and n not in NOT_SETTINGS)
+
+
+def _did_you_mean(name: str) -> str:
+    near = closest_name(name)
+    return f" (did you mean {near}?)" if near else ""
 
 
 class Settings:
@@ -297,12 +333,18 @@ class Settings:
         return self.destination_prefix(class_uid) is not None
 
     def masked(self) -> dict:
-        """Every setting's value as text, secrets masked, for status output."""
+        """Every setting's value as text, secrets masked and URLs without credentials, for status output."""
+        from wazuh_ocsf.redact import MASK, public_url
+
         out = {}
         for setting in SETTINGS:
             value = self.__dict__[setting.attr]
             if value is not None and setting.secret:
-                value = "****"
+                value = MASK
+            elif isinstance(value, str) and "://" in value:
+                value = public_url(value)
+            elif setting.parse is parse_class:
+                value = class_name(value)
             out[setting.env] = value
         return out
 
@@ -417,6 +459,14 @@ def load_settings(
     env = os.environ if environ is None else environ
     home, path = config_location(wazuh_home=wazuh_home, path=path, environ=env)
     file_values = read_config_file(path)
+    unknown = unknown_names(file_values)
+    if unknown:
+        raise ConfigError(unknown[0], f"not a wazuh-ocsf setting{_did_you_mean(unknown[0])}, in {path}")
+    for name in unknown_names(env):
+        if name not in _warned:
+            _warned.add(name)
+            note = f"warning: {name} in the environment is not a wazuh-ocsf setting{_did_you_mean(name)}\n"
+            os.write(2, note.encode())
     if not wazuh_home and not env.get(SETTINGS_BY_ATTR["wazuh_home"].env):
         home = file_values.get(SETTINGS_BY_ATTR["wazuh_home"].env) or home
     values, sources = {}, {}
@@ -440,6 +490,14 @@ def load_settings(
         values["node_name"] = os.uname().nodename or "wazuh-manager"
     if values["product_version"] is None:
         values["product_version"] = _wazuh_version(home)
+    named = lake_bucket_region(values["bucket"] or "")
+    if named and values["region"] and named != values["region"]:
+        raise ConfigError(
+            SETTINGS_BY_ATTR["bucket"].env,
+            f"{values['bucket']} is the Security Lake bucket of {named}, but WAZUH_OCSF_REGION is "
+            f"{values['region']}: objects would be written under region={values['region']}/ in the {named} lake; "
+            "set the region the lake is in",
+        )
     if values["sse"] == "aws:kms" and not values["sse_kms_key_id"]:
         raise ConfigError(SETTINGS_BY_ATTR["sse_kms_key_id"].env, "required when WAZUH_OCSF_SSE=aws:kms")
     values["config_path"] = path

@@ -199,27 +199,25 @@ def check_config(ctx: Context) -> Check:
         return Check(name, FAIL, f"invalid setting {exc}", f"correct {exc.setting} in {where}")
     ctx.settings = settings
     missing = []
-    if not settings.bucket and not settings.output_dir:
-        missing.append("WAZUH_OCSF_BUCKET (AWS_BUCKET), or WAZUH_OCSF_OUTPUT_DIR for a local tree")
-    if not settings.has_destination(settings.ocsf_class):
+    lake_layout = settings.bucket or settings.output_dir  # sinks that write Security Lake's partition tree
+    if not lake_layout and not settings.http_url:
+        missing.append(
+            "WAZUH_OCSF_BUCKET (AWS_BUCKET), or WAZUH_OCSF_OUTPUT_DIR for a local tree, or WAZUH_OCSF_HTTP_URL"
+        )
+    if lake_layout and not settings.has_destination(settings.ocsf_class):
         missing.append(f"the custom source of {CLASS_NAMES[settings.ocsf_class]}: WAZUH_OCSF_SOURCE_LOCATION")
-    if not settings.region:
+    if lake_layout and not settings.region:
         missing.append("WAZUH_OCSF_REGION (REGION)")
-    if not settings.account_id:
+    if lake_layout and not settings.account_id:
         missing.append("WAZUH_OCSF_ACCOUNT_ID (ACCOUNT_ID)")
     if settings.role_arn and not _ROLE_ARN.match(settings.role_arn):
         missing.append(f"a valid WAZUH_OCSF_ROLE_ARN (got {settings.role_arn!r})")
     if missing:
         fix = "set " + "; ".join(missing) + f" in {settings.config_path}"
         return Check(name, FAIL, f"{settings.config_path}: incomplete", fix)
-    where = []
-    for class_uid in sorted(CLASS_NAMES):
-        prefix = settings.destination_prefix(class_uid)
-        if prefix:
-            target = os.path.join(settings.output_dir or "", prefix)
-            if settings.bucket:
-                target = f"s3://{settings.bucket}/{prefix}"
-            where.append(f"{CLASS_NAMES[class_uid]} → {target}")
+    from wazuh_ocsf.status import destinations
+
+    where = [f"{cls} → {', '.join(places)}" for cls, places in sorted(destinations(settings).items()) if places]
     detail = f"{settings.config_path}: class {CLASS_NAMES[settings.ocsf_class]}; " + ", ".join(where)
     if settings.bucket and settings.role_arn and not settings.external_id:
         return Check(
@@ -402,6 +400,57 @@ def check_spool(ctx: Context) -> Check:
     return Check(name, OK, detail)
 
 
+def check_output_dir(ctx: Context) -> Check:
+    """WAZUH_OCSF_OUTPUT_DIR (the local sink) exists, or can be made, and the flush's user may write it.
+
+    A flush started as root writes as the spool's owner, so that is the user checked.
+    """
+    name = "output directory"
+    if ctx.settings is None:
+        return Check(name, SKIP, "configuration invalid")
+    directory = ctx.settings.output_dir
+    if not directory:
+        return Check(name, SKIP, "no local sink (WAZUH_OCSF_OUTPUT_DIR is not set)")
+    directory = os.path.abspath(directory)
+    identity = _flush_identity(ctx)
+    if identity is None:
+        return _no_user(ctx.layout, name)
+    fix = f"mkdir -p {directory} && chown {identity.name}:{identity.group} {directory} && chmod 0750 {directory}"
+    existing = directory
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    st = os.stat(existing)
+    if existing == directory:
+        if not stat.S_ISDIR(st.st_mode):
+            return Check(name, FAIL, f"{directory} is not a directory", "set WAZUH_OCSF_OUTPUT_DIR to a directory")
+        if not identity.can(st, "wx"):
+            detail = f"{directory} is {_owner(st)}: the flush (as {identity.name}) cannot write it"
+            return Check(name, FAIL, detail, fix)
+        return Check(name, OK, f"{directory} is {_owner(st)}, writable by {identity.name} (the flush's user)")
+    if stat.S_ISDIR(st.st_mode) and identity.can(st, "wx"):
+        return Check(name, OK, f"{directory} does not exist yet; the first flush (as {identity.name}) creates it")
+    return Check(
+        name,
+        FAIL,
+        f"{directory} does not exist and the flush (as {identity.name}) cannot create it in {existing} ({_owner(st)})",
+        fix,
+    )
+
+
+def _flush_identity(ctx: Context) -> _Identity | None:
+    """Who a flush writes as: the spool's owner (a root flush switches to it), else the manager's user."""
+    try:
+        owner = os.stat(ctx.settings.spool_dir).st_uid
+    except OSError:
+        owner = None
+    if owner not in (None, 0):
+        try:
+            return _Identity(pwd.getpwuid(owner).pw_name, ctx.layout.group)
+        except KeyError:
+            pass
+    return _identity(ctx.layout)
+
+
 def _spool_entries(spool: str) -> list:
     """The spool directory, its subdirectories and the files in them (not deeper)."""
     entries = [spool]
@@ -569,11 +618,19 @@ def check_schedule(ctx: Context) -> Check:
         if not any("flush" in line for line in lines):
             return Check(name, FAIL, f"{cron} has no line that runs `wazuh-ocsf flush`", "re-run the installer")
         return Check(name, OK, f"cron file {cron}")
+    if ctx.settings is not None and ctx.settings.scheduler == "none":
+        return Check(
+            name,
+            OK,
+            "none, as chosen (WAZUH_OCSF_SCHEDULER=none): nothing delivers the spool until you run "
+            "`wazuh-ocsf flush`; `wazuh-ocsf status` shows the backlog's age",
+        )
     return Check(
         name,
         FAIL,
         f"neither {timer} nor {cron} exists: nothing delivers the spool",
-        "re-run the installer, or schedule `wazuh-ocsf flush` (every few minutes)",
+        "re-run the installer, or schedule `wazuh-ocsf flush` (every few minutes); if you run it yourself "
+        "on purpose, set WAZUH_OCSF_SCHEDULER=none in the config file",
     )
 
 
@@ -810,6 +867,7 @@ CHECKS = (
     check_ossec_block,
     check_integration_file,
     check_spool,
+    check_output_dir,
     check_hook_interpreter,
     check_flusher_environment,
     check_schedule,

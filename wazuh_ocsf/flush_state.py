@@ -5,12 +5,18 @@
     {"last_success": {"time": 1713795646.2, "segments": 2, "events": 1200, "objects": 3,
                       "bytes": 183420, "seconds": 1.4},
      "last_failure": {"time": 1713795346.0, "reason": "...", "failures": 1, "left": 2},
-     "last_run": {"time": 1713795646.2, "ok": true}}
+     "last_run": {"time": 1713795646.2, "ok": true},
+     "last_delivery": {"time": 1713795646.2, "events": 1200, "objects": 3, "bytes": 183420,
+                       "destinations": {"s3:s3://bucket/ext/wazuh/": {"events": 1200, "objects": 3,
+                                                                     "bytes": 183420}},
+                       "complete": true}}
 
 A run that delivered every sealed segment is a success (even with nothing to send: it shows
 the schedule runs); a run that left anything unsent, or could not run at all, is a failure
-whose reason is its first error. Each run replaces only its own entry, so the last success
-and the last failure are both kept. Reasons are redacted (:mod:`wazuh_ocsf.redact`).
+whose reason is its first error. ``last_delivery`` is the last run that handed any object to
+any sink (``complete`` false when it failed anyway): when data was last sent, how much and
+where, which empty runs never overwrite. Each run replaces only its own entries, so all are
+kept. Reasons and destinations are redacted (:mod:`wazuh_ocsf.redact`).
 """
 
 from __future__ import annotations
@@ -69,6 +75,14 @@ def record_result(spool_dir: str, result, *, secrets=(), now: float | None = Non
 
     when = time.time() if now is None else now
     update = {"last_run": {"time": when, "ok": result.ok}}
+    sent = {redact(sink, secrets): dict(got) for sink, got in result.delivered.items() if got["objects"]}
+    if sent:
+        update["last_delivery"] = {
+            "time": when,
+            **{key: max(got[key] for got in sent.values()) for key in ("events", "objects", "bytes")},
+            "destinations": sent,
+            "complete": result.ok,
+        }
     if result.ok:
         update["last_success"] = {
             "time": when,

@@ -72,6 +72,10 @@ class FlushResult:
     dead_lettered: int = 0  # lines sent to the dead-letter directory by this flush
     left: int = 0  # sealed segments still in the spool
     failures: list = field(default_factory=list)  # one message per failure
+    # What each sink acknowledged in this run, whether or not its segments could be released:
+    # sink id → {"objects": n, "events": n, "bytes": n}. A flush that fails still shows here
+    # what it did deliver (the next flush sends those segments only to the sinks that lack them).
+    delivered: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -95,6 +99,12 @@ class FlushResult:
             line += f"; {self.dead_lettered} bad lines dead-lettered"
         if self.left:
             line += f"; {self.left} segment{'s' * (self.left != 1)} left unsent ({len(self.failures)} failures)"
+        partial = {sink: got for sink, got in self.delivered.items() if got["objects"] != self.objects}
+        if partial:
+            line += "; partial delivery: " + ", ".join(
+                f"{sink} received {got['events']} events in {got['objects']} object{'s' * (got['objects'] != 1)}"
+                for sink, got in sorted(partial.items())
+            )
         return line
 
 
@@ -260,6 +270,10 @@ class _FlushJob:
             log.error("delivery of %s to %s impossible: %s", segment.name, sink_id(sink), exc)
             return False
         log.info("delivered %s (%d objects) to %s", segment.name, len(objects), sink_id(sink))
+        got = self.result.delivered.setdefault(sink_id(sink), {"objects": 0, "events": 0, "bytes": 0})
+        got["objects"] += len(objects)
+        got["events"] += sum(obj.rows for obj in objects)
+        got["bytes"] += sum(obj.size for obj in objects)
         return True
 
     def _release(self, segment, manifest: Manifest, built: _Built | None = None) -> None:

@@ -52,7 +52,9 @@ from wazuh_ocsf.spool import ExclusiveLock, Spool
 log = logging.getLogger(__name__)
 
 STATE = "follow.json"
+HEARTBEAT = "follow-heartbeat.json"
 LOCK = "follow.lock"
+HEARTBEAT_INTERVAL = 60.0  # seconds between two "still here" lines in the log and the state
 READ_BYTES = 1024 * 1024  # one block per worker job: a few hundred alerts
 
 
@@ -104,6 +106,7 @@ class Follower:
         workers: int | None = None,
         poll_interval: float = 0.2,
         sync_interval: float = 1.0,
+        heartbeat_interval: float = HEARTBEAT_INTERVAL,
     ) -> None:
         from wazuh_ocsf.alerts_reader import alerts_dir_of
 
@@ -121,6 +124,11 @@ class Follower:
         self._source: _Source | None = None
         self._unsynced: set = set()
         self._synced_at = time.monotonic()
+        self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_path = os.path.join(self.spool.state_dir, HEARTBEAT)
+        self._beat_at = time.monotonic()
+        self._beat_spooled = 0
+        self._started_at = time.time()
 
     # -- control --------------------------------------------------------------------------------
 
@@ -207,11 +215,13 @@ class Follower:
         with lock, MappingPool(self.options, self.workers, close_fds=(lock.fileno(),)) as pool:
             self._pool = pool
             try:
+                self._heartbeat(force=True)
                 self._start()
                 self._loop()
             finally:
                 self._drain()
                 self._sync(force=True)
+                self._heartbeat(force=True, stopped=True)
                 if self._source is not None:
                     self._source.close()
         log.info("%s", self.stats.summary())
@@ -378,6 +388,7 @@ class Follower:
     def _loop(self) -> None:
         tail = b""
         while not self._stop.is_set():
+            self._heartbeat()
             source = self._source
             if source is None:
                 source = self._source = self._open_live()
@@ -401,6 +412,46 @@ class Follower:
             self._sync()
             if self._source is source and not self._stop.is_set():
                 self._stop.wait(self.poll_interval)
+
+    def _heartbeat(self, *, force: bool = False, stopped: bool = False) -> None:
+        """Every ``heartbeat_interval``: one INFO line, and ``state/follow-heartbeat.json`` for ``status``.
+
+        A heartbeat that cannot be written is logged, never fatal: it is a report, not the position.
+        """
+        now = time.monotonic()
+        if not force and now - self._beat_at < self.heartbeat_interval:
+            return
+        source = self._source
+        where = f"{source.path} at offset {source.offset}" if source is not None else f"waiting for {self.live_path}"
+        recent = self.stats.spooled - self._beat_spooled
+        self._beat_at, self._beat_spooled = now, self.stats.spooled
+        beat = {
+            "time": time.time(),
+            "pid": os.getpid(),
+            "started": self._started_at,
+            "interval": self.heartbeat_interval,
+            "stopped": stopped,
+            "reading": source.path if source is not None else None,
+            "offset": source.offset if source is not None else None,
+            "spooled": self.stats.spooled,
+            "filtered": self.stats.filtered,
+            "dead_lettered": self.stats.bad_lines,
+            "rotations": self.stats.rotations,
+        }
+        if not force or stopped:
+            log.info(
+                "follow: %s %s; %d alerts spooled (%d since the last heartbeat), %d filtered out, %d dead-lettered",
+                "stopped," if stopped else "alive, reading",
+                where,
+                self.stats.spooled,
+                recent,
+                self.stats.filtered,
+                self.stats.bad_lines,
+            )
+        try:
+            write_json_atomic(self.heartbeat_path, beat)
+        except OSError as exc:
+            log.warning("cannot write the follow heartbeat %s: %s", self.heartbeat_path, exc.strerror or exc)
 
     @property
     def _queued_bytes(self) -> int:

@@ -19,8 +19,10 @@ account to become: root refuses it with a message saying what to change.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import pwd
 import stat
 
 from wazuh_ocsf.errors import ConfigError, SpoolError
@@ -153,6 +155,30 @@ def _config_controller(config: str | None) -> tuple:
         raise ConfigError(path, f"cannot check who may change the config file: {exc.strerror or exc}") from None
 
 
+_switched_from_root = False  # set once this process gave up root for the spool's owner
+
+
+def user_name(uid: int | None = None) -> str:
+    """The name of ``uid`` (default: this process's effective user), or the number when it has none."""
+    uid = os.geteuid() if uid is None else uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def running_as() -> str:
+    """Who this process writes as, for messages: ``wazuh after dropping root``, ``root``, ``alice``."""
+    return user_name() + (" after dropping root" if _switched_from_root else "")
+
+
+def permission_hint(exc: OSError, path: str | os.PathLike) -> str:
+    """For a permission error: `` (ran as wazuh after dropping root: make DIR writable by wazuh)``; else ``""``."""
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return ""
+    return f" (ran as {running_as()}: make {path} writable by {user_name()})"
+
+
 def become_spool_owner(spool_dir: str) -> bool:
     """If running as root, switch for good to the account that controls ``spool_dir``; True if switched.
 
@@ -188,5 +214,7 @@ def become_spool_owner(spool_dir: str) -> bool:
             f"cannot switch from root to the spool owner (uid {st.st_uid}, gid {st.st_gid}) of "
             f"{spool_dir}: {exc.strerror or exc}"
         ) from None
-    log.info("running as uid %d gid %d, the owner of %s", st.st_uid, st.st_gid, spool_dir)
+    global _switched_from_root
+    _switched_from_root = True
+    log.info("running as %s (uid %d gid %d), the owner of %s", user_name(), st.st_uid, st.st_gid, spool_dir)
     return True

@@ -51,6 +51,7 @@ def list_records(spool_dir: str) -> list:
     """Every dead-letter record without its bytes: time, reason, source, node, size, kind, file, line."""
     out = []
     for item in dead_letter.iter_records(spool_dir):
+        item["id"] = record_id(item)
         data = item.pop("data")
         item["size"] = len(data)
         item["kind"] = kind_of(data)
@@ -182,14 +183,9 @@ def replay(settings, *, class_uid: int | None = None, dry_run: bool = False, set
                 if dry_run:
                     _try_file(path, replayer, None, result)
                     continue
-                private = _private_name(path)
-                try:
-                    os.rename(path, private)
-                except FileNotFoundError:
-                    continue
-                if _may_be_open(path):
-                    time.sleep(settle)  # a hook that opened the file just before the rename finishes its write
-                _replay_file(private, _original_name(private), replayer, spool, result)
+                private = _take(path, settle)
+                if private is not None:
+                    _replay_file(private, _original_name(private), replayer, spool, result)
         except OSError as exc:
             raise SpoolError(
                 f"cannot replay the dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
@@ -251,12 +247,25 @@ def _try_records(records: list, replayer: _Replayer, spool, result: ReplayResult
     return keep
 
 
-def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool, result: ReplayResult) -> None:
-    """Replay the whole records the private file holds now; whatever follows them goes back as it is.
+def _take(path: str, settle: float) -> str | None:
+    """Rename a dead-letter file to its private name and let a late writer finish; None if it is gone."""
+    private = _private_name(path)
+    try:
+        os.rename(path, private)
+    except FileNotFoundError:
+        return None
+    if _may_be_open(path):
+        time.sleep(settle)  # a hook that opened the file just before the rename finishes its write
+    return private
+
+
+def _rewrite(private: str, original: str, kept) -> None:
+    """Put back what stays of a private file: ``kept(records)`` of the whole records one read
+    found, then whatever followed them byte for byte; remove the private file.
 
     The records are exactly the bytes up to the last newline of one read: a hook that wrote to
     the file after that (rare: see SETTLE_SECONDS), or a record cut short, is copied back to the
-    original name byte for byte, never lost and never replayed twice.
+    original name as it is, never lost and never handled twice.
     """
     with open(private, "rb") as handle:
         data = handle.read()
@@ -265,10 +274,87 @@ def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool,
             dead_letter.parse_record(raw, private, number)
             for number, raw in enumerate(data[:consumed].split(b"\n")[:-1], 1)
         ]
-        keep = _try_records(records, replayer, spool, result)
+        keep = kept(records)
         if keep:
             _append_records(original, keep)
         rest = data[consumed:] + handle.read()  # the handle stands at the end of what was read
     if rest:
         append_durably(original, [rest if rest.endswith(b"\n") else rest + b"\n"])
     os.unlink(private)
+
+
+def _replay_file(private: str, original: str, replayer: _Replayer, spool: Spool, result: ReplayResult) -> None:
+    """Replay the whole records the private file holds now; the rest goes back (:func:`_rewrite`)."""
+    _rewrite(private, original, lambda records: _try_records(records, replayer, spool, result))
+
+
+def record_id(item: dict) -> str:
+    """A record's id for ``dead-letter list`` and ``discard --id``: 12 hex digits of a hash of its
+    time, source and bytes (stable across replays and discards, which move records between lines)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{item.get('time')}\0{item.get('source')}\0".encode("utf-8", "replace"))
+    digest.update(bytes(item["data"]))
+    return digest.hexdigest()[:12]
+
+
+def record_age(item: dict, now: float) -> float | None:
+    """Seconds since a record was kept (None when its time cannot be read: an unreadable record)."""
+    import calendar
+
+    stamp = item.get("time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        moment = calendar.timegm(time.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+    return now - moment
+
+
+def discard(spool_dir: str, select, *, dry_run: bool = False, settle: float = SETTLE_SECONDS) -> list:
+    """Remove the dead-letter records ``select(item)`` is true for; the removed records (without bytes).
+
+    The same file handling as :func:`replay` (private name, settle, rewrite what stays), under
+    the same lock, so a hook writing meanwhile loses nothing. ``dry_run`` changes nothing.
+    Raises SpoolBusyError when a replay or another discard runs.
+    """
+    removed = []
+    if not os.path.isdir(spool_dir):
+        raise SpoolError(f"spool directory {spool_dir} does not exist")
+    lock_path = os.path.join(spool_dir, REPLAY_LOCK)
+    with ExclusiveLock(lock_path, what="the replay lock", busy=f"a dead-letter replay or discard holds {lock_path}"):
+        try:
+            for path in dead_letter.files(spool_dir):
+                chosen = [item for item in _read(path) if select(item)]
+                if dry_run or not chosen:
+                    removed += chosen
+                    continue
+                private = _take(path, settle)
+                if private is not None:
+                    removed += _discard_file(private, _original_name(private), select)
+        except OSError as exc:
+            raise SpoolError(
+                f"cannot discard dead letters of {spool_dir}: {exc.strerror or exc} ({exc.filename}); "
+                "everything in the spool must belong to its owner (see `wazuh-ocsf doctor`)"
+            ) from None
+    for item in removed:
+        item["id"] = record_id(item)
+        item["size"] = len(item.pop("data"))
+    return removed
+
+
+def _discard_file(private: str, original: str, select) -> list:
+    chosen = []
+
+    def kept(records: list) -> list:
+        chosen.extend(item for item in records if select(item))
+        return [item for item in records if not select(item)]
+
+    _rewrite(private, original, kept)
+    for item in chosen:
+        log.info(
+            "discarded dead letter %s (%s, %s): %s", record_id(item), item.get("time"), item.get("source"),
+            item.get("reason"),
+        )
+    return chosen

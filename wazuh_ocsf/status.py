@@ -9,6 +9,7 @@ are kept on purpose and need a person (``wazuh-ocsf dead-letter list``).
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -18,6 +19,11 @@ from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.sinks.base import partition_path
 from wazuh_ocsf.spool import STATE, Spool
 
+#: The version of the ``--json`` layout. Fields are only ever added within a version; a field
+#: that changes meaning or goes away makes a new version (README lists the fields).
+FORMAT = 1
+#: A follow heartbeat older than this many intervals means the follower stopped without saying so.
+FOLLOW_STALE_BEATS = 3
 #: Default oldest-event age (seconds) above which the backlog is unhealthy.
 DEFAULT_MAX_AGE = 1800.0
 #: Spool fill ratio from which status warns.
@@ -25,7 +31,14 @@ FULL_WARNING = 0.8
 
 
 def destinations(settings: Settings, output_dir: str | None = None) -> dict:
-    """Where each class's events go: ``{"security_finding": ["s3://…", "/dir/…"], …}`` (empty: nowhere)."""
+    """Where each class's events go: ``{"security_finding": ["s3://…", "/dir/…", "https://…"], …}``.
+
+    An empty list means nowhere. The S3 and local sinks need the class's custom source (the
+    partition tree's prefix); the HTTP sink takes every class. URLs are shown without
+    credentials or query string.
+    """
+    from wazuh_ocsf.redact import public_url
+
     out = {}
     for class_uid, name in sorted(CLASS_NAMES.items()):
         prefix = settings.destination_prefix(class_uid)
@@ -39,14 +52,18 @@ def destinations(settings: Settings, output_dir: str | None = None) -> dict:
             directory = output_dir or settings.output_dir
             if directory:
                 places.append(os.path.join(os.path.abspath(directory), prefix + partition))
+        if settings.http_url:
+            places.append(public_url(settings.http_url))
         out[name] = places
     return out
 
 
 def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float | None = None) -> dict:
     """Every figure ``status`` shows, as plain data; ``problems`` and ``warnings`` judge them."""
+    from wazuh_ocsf.redact import redact, secrets_of
+
     now = time.time() if now is None else now
-    data = {"time": now, "config_path": settings.config_path, "max_age": max_age}
+    data = {"format": FORMAT, "time": now, "config_path": settings.config_path, "max_age": max_age}
     try:
         spool = Spool(settings).stats()
         spool["oldest_age"] = now - spool["oldest_segment_time"] if spool["oldest_segment_time"] else None
@@ -56,7 +73,11 @@ def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float 
     except SpoolError as exc:
         data["spool"] = None
         data["spool_error"] = str(exc)
-    data["flush"] = flush_state.load(settings.spool_dir)
+    # Redacted again on the way out: a state file written by an older version may hold a secret.
+    secrets = secrets_of(settings)
+    data["flush"] = json.loads(redact(json.dumps(flush_state.load(settings.spool_dir)), secrets))
+    data["last_delivery"] = data["flush"].get("last_delivery")
+    data["follow"] = _follow_heartbeat(settings)
     data["destinations"] = destinations(settings)
     data["ocsf_class"] = CLASS_NAMES[settings.ocsf_class]
     data["config"] = settings.masked()
@@ -90,7 +111,10 @@ def problems(data: dict, settings: Settings) -> tuple:
             "refused in all): alerts are being lost; deliver the backlog or raise WAZUH_OCSF_SPOOL_MAX_BYTES"
         )
     if not any(data["destinations"].values()):
-        bad.append("no destination: set WAZUH_OCSF_BUCKET (or WAZUH_OCSF_OUTPUT_DIR) and the custom source")
+        bad.append(
+            "no destination: set WAZUH_OCSF_BUCKET (or WAZUH_OCSF_OUTPUT_DIR) and the custom source, "
+            "or WAZUH_OCSF_HTTP_URL"
+        )
     elif not data["destinations"][CLASS_NAMES[settings.ocsf_class]]:
         bad.append(f"the configured class {data['ocsf_class']} has no destination: set its custom source")
     if spool and spool["cap_bytes"] and spool["bytes"] >= FULL_WARNING * spool["cap_bytes"]:
@@ -104,7 +128,25 @@ def problems(data: dict, settings: Settings) -> tuple:
         warn.append(f"{spool['dropped_events']} events were dropped by the drop-oldest policy")
     if success is None and not failure:
         warn.append("no flush has run yet")
+    beat = data["follow"]
+    if beat and not beat.get("stopped") and data["time"] - beat["time"] > FOLLOW_STALE_BEATS * beat["interval"]:
+        warn.append(
+            f"the follower (pid {beat.get('pid')}) sent no heartbeat for {_duration(data['time'] - beat['time'])}: "
+            "is wazuh-ocsf-follow running? see `systemctl status wazuh-ocsf-follow` and logs/wazuh-ocsf.log"
+        )
     return bad, warn
+
+
+def _follow_heartbeat(settings: Settings) -> dict | None:
+    """The follower's last heartbeat (``state/follow-heartbeat.json``), or None when it never ran."""
+    from wazuh_ocsf.follow import HEARTBEAT
+
+    try:
+        with open(os.path.join(settings.spool_dir, STATE, HEARTBEAT), encoding="utf-8") as handle:
+            beat = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return beat if isinstance(beat, dict) and isinstance(beat.get("time"), (int, float)) else None
 
 
 def _mtime(path: str) -> float | None:
@@ -143,47 +185,100 @@ def _when(stamp: float | None, now: float) -> str:
 
 
 def render(data: dict) -> str:
-    """The human report: a verdict line, then one line per figure, then the masked config."""
-    now = data["time"]
+    """The human report: a verdict line, then each section's lines, then the masked config."""
     lines = [f"wazuh-ocsf status: {'healthy' if data['healthy'] else 'UNHEALTHY'}"]
+    for section in SECTIONS:
+        lines += section(data)
+    return "\n".join(lines)
+
+
+def _spool_lines(data: dict) -> list:
     spool = data["spool"]
-    if spool:
-        oldest = f"; oldest event {_duration(spool['oldest_age'])} old" if spool["oldest_age"] is not None else ""
-        segments = spool["sealed_segments"] + (1 if spool["active_segment"] else 0)
-        lines.append(
-            f"  backlog         {spool['events']} events in {segments} segment{'s' * (segments != 1)}, "
-            f"{human_size(spool['bytes'])} ({spool['bytes'] * 100 // max(1, spool['cap_bytes'])}% "
-            f"of the {human_size(spool['cap_bytes'])} cap){oldest}"
+    if not spool:
+        return [f"  spool           unavailable: {data['spool_error']}"]
+    oldest = f"; oldest event {_duration(spool['oldest_age'])} old" if spool["oldest_age"] is not None else ""
+    segments = spool["sealed_segments"] + (1 if spool["active_segment"] else 0)
+    return [
+        f"  backlog         {spool['events']} events in {segments} segment{'s' * (segments != 1)}, "
+        f"{human_size(spool['bytes'])} ({spool['bytes'] * 100 // max(1, spool['cap_bytes'])}% "
+        f"of the {human_size(spool['cap_bytes'])} cap){oldest}",
+        f"  spool           {spool['directory']} (node {spool['node']})",
+    ]
+
+
+def _flush_lines(data: dict) -> list:
+    now = data["time"]
+    delivery = data["last_delivery"] or {}
+    text = _when(delivery.get("time"), now)
+    if delivery:
+        text += (
+            f": {delivery['events']} events in {delivery['objects']} object{'s' * (delivery['objects'] != 1)} "
+            f"({human_size(delivery['bytes'])}) to {', '.join(sorted(delivery['destinations']))}"
         )
-        lines.append(f"  spool           {spool['directory']} (node {spool['node']})")
-    else:
-        lines.append(f"  spool           unavailable: {data['spool_error']}")
+        if not delivery.get("complete", True):
+            text += " (that flush left segments unsent)"
     success = data["flush"].get("last_success") or {}
     failure = data["flush"].get("last_failure") or {}
-    text = _when(success.get("time"), now)
+    ok = _when(success.get("time"), now)
     if success:
-        text += f": {success.get('events', 0)} events in {success.get('objects', 0)} objects"
-    lines.append(f"  last success    {text}")
-    text = _when(failure.get("time"), now)
+        ok += f": {success.get('events', 0)} events in {success.get('objects', 0)} objects"
+    bad = _when(failure.get("time"), now)
     if failure:
-        text += f": {failure.get('reason')}"
-    lines.append(f"  last failure    {text}")
-    if spool:
-        count = spool["dead_letter_records"]
-        lines.append(f"  dead letters    {count} record{'s' * (count != 1)}")
-        lines.append(
-            f"  refused at cap  {spool['refused_events']} events (policy {spool['full_policy']}); "
-            f"dropped {spool['dropped_events']} events in {spool['dropped_segments']} segments"
-        )
+        bad += f": {failure.get('reason')}"
+    return [f"  last delivery   {text}", f"  last success    {ok}", f"  last failure    {bad}"]
+
+
+def _dead_letter_lines(data: dict) -> list:
+    spool = data["spool"]
+    if not spool:
+        return []
+    count = spool["dead_letter_records"]
+    return [
+        f"  dead letters    {count} record{'s' * (count != 1)}",
+        f"  refused at cap  {spool['refused_events']} events (policy {spool['full_policy']}); "
+        f"dropped {spool['dropped_events']} events in {spool['dropped_segments']} segments",
+    ]
+
+
+def _follow_lines(data: dict) -> list:
+    beat = data["follow"]
+    if not beat:
+        return []
+    stopped = bool(beat.get("stopped"))
+    state = "stopped" if stopped else "running"
+    where = f", reading {beat['reading']} at offset {beat['offset']}" if beat.get("reading") and not stopped else ""
+    return [
+        f"  follow          {state} (pid {beat.get('pid')}), last heartbeat {_when(beat['time'], data['time'])}"
+        f"{where}; {beat.get('spooled', 0)} alerts spooled since {_when(beat.get('started'), data['time'])}"
+    ]
+
+
+def _destination_lines(data: dict) -> list:
+    lines = []
     for index, (name, places) in enumerate(sorted(data["destinations"].items())):
         label = "  destinations    " if index == 0 else " " * 18
         marker = " (configured class)" if name == data["ocsf_class"] else ""
         lines.append(f"{label}{name}{marker}: {', '.join(places) if places else 'none'}")
-    for problem in data["problems"]:
-        lines.append(f"PROBLEM: {problem}")
-    for warning in data["warnings"]:
-        lines.append(f"warning: {warning}")
-    lines.append(f"config {data['config_path']} (secrets masked; the rest at defaults, see --json):")
-    for key in data["config_set"]:
-        lines.append(f"  {key}={data['config'][key]}")
-    return "\n".join(lines)
+    return lines
+
+
+def _verdict_lines(data: dict) -> list:
+    return [f"PROBLEM: {p}" for p in data["problems"]] + [f"warning: {w}" for w in data["warnings"]]
+
+
+def _config_lines(data: dict) -> list:
+    lines = [f"config {data['config_path']} (secrets masked; the rest at defaults, see --json):"]
+    lines += [f"  {key}={data['config'][key]}" for key in data["config_set"]]
+    return lines
+
+
+#: The report's sections in order; each turns the collected data into lines.
+SECTIONS = (
+    _spool_lines,
+    _flush_lines,
+    _dead_letter_lines,
+    _follow_lines,
+    _destination_lines,
+    _verdict_lines,
+    _config_lines,
+)

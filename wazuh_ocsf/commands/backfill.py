@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     # WARNING lines below, so only errors are echoed there.
     logfile.configure(settings, "backfill", stderr_level=logging.ERROR)
 
-    from wazuh_ocsf.backfill import backfill
+    from wazuh_ocsf.backfill import backfill, describe_days
 
     bar = ProgressBar() if args.progress or sys.stderr.isatty() else None
     try:
@@ -94,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
         print(result.summary())
         for problem in result.skipped_files:
             print(f"WARNING: skipped {problem}", file=sys.stderr)
-        for day in result.missing_days:
-            print(f"WARNING: no alerts archive for {day}", file=sys.stderr)
+        if result.missing_days:
+            print(f"WARNING: no alerts archive for {describe_days(result.missing_days)}", file=sys.stderr)
     return 1 if result.skipped_files else 0

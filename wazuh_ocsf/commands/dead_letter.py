@@ -1,4 +1,5 @@
-"""``wazuh-ocsf dead-letter list|replay``: what was rejected and why; replay it after a fix."""
+"""``wazuh-ocsf dead-letter list|replay|discard``: what was rejected and why; replay it after a fix,
+or discard what can never be fixed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 import time
 
-HELP = "list rejected alerts and spool lines with the reason, or replay them into the spool after a fix"
+HELP = "list rejected alerts and spool lines with the reason, replay them after a fix, or discard them"
 
 EXIT_SOME_LEFT = 1
 REPLAY_MODULES = ("wazuh_ocsf.replay", "wazuh_ocsf.mapping", "wazuh_ocsf.convert", "wazuh_ocsf.logfile")
@@ -27,6 +28,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     again.add_argument("--dry-run", action="store_true", help="try every record, change nothing")
     again.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    drop = sub.add_parser("discard", help="delete records that can never be fixed (by id, by age or all); needs --yes")
+    which = drop.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--id", dest="ids", action="append", metavar="ID", help="a record's id from `dead-letter list` (repeatable)"
+    )
+    which.add_argument("--older-than", metavar="AGE", help="records kept longer ago than AGE, e.g. 7d, 12h, 3600")
+    which.add_argument("--all", action="store_true", help="every record")
+    drop.add_argument("--yes", action="store_true", help="really delete them (without it: only show what would go)")
+    drop.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         become_spool_owner(settings.spool_dir)  # as root, never open what the wazuh user planted
         return _list(settings, args.json)
+    if args.action == "discard":
+        return _discard(settings, args)
     return _replay(settings, args)
 
 
@@ -52,7 +64,7 @@ def _list(settings, as_json: bool) -> int:
         return 0
     for item in records:
         print(
-            f"{item['time'] or '?':24}  {item['kind']:10}  {item['size']:>7} B  {item['source']}\n"
+            f"{item['id']}  {item['time'] or '?':24}  {item['kind']:10}  {item['size']:>7} B  {item['source']}\n"
             f"    {item['file']}:{item['line']}: {item['reason']}"
         )
     print(f"{len(records)} record{'s' * (len(records) != 1)}; after fixing the cause: wazuh-ocsf dead-letter replay")
@@ -88,3 +100,56 @@ def _replay(settings, args) -> int:
         if result.stopped:
             print(f"ERROR: stopped: {result.stopped}", file=sys.stderr)
     return 0 if result.ok else EXIT_SOME_LEFT
+
+
+def _discard(settings, args) -> int:
+    """Show (without --yes) or delete the chosen records; 1 when nothing was deleted that should be."""
+    from wazuh_ocsf import logfile
+    from wazuh_ocsf.config import parse_duration
+    from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.privileges import become_spool_owner
+    from wazuh_ocsf.replay import discard, record_age, record_id
+
+    now = time.time()
+    if args.older_than is not None:
+        try:
+            limit = parse_duration(args.older_than)
+        except ValueError as exc:
+            raise ConfigError("--older-than", str(exc)) from None
+
+        def select(item) -> bool:
+            age = record_age(item, now)
+            return age is not None and age > limit
+    elif args.ids:
+        wanted = {i.strip().lower() for i in args.ids}
+
+        def select(item) -> bool:
+            return record_id(item) in wanted
+    else:
+
+        def select(item) -> bool:
+            return True
+
+    become_spool_owner(settings.spool_dir)
+    logfile.configure(settings, "dead-letter")
+    removed = discard(settings.spool_dir, select, dry_run=not args.yes)
+    unknown = sorted({i.strip().lower() for i in args.ids or ()} - {item["id"] for item in removed})
+    if args.json:
+        outcome = {
+            "discarded": len(removed) if args.yes else 0,
+            "matched": len(removed),
+            "records": removed,
+            "unknown_ids": unknown,
+            "dry_run": not args.yes,
+        }
+        print(json.dumps(outcome))
+    else:
+        verb = "discarded" if args.yes else "would discard"
+        print(f"{verb} {len(removed)} dead-letter record{'s' * (len(removed) != 1)}")
+        for item in removed:
+            print(f"  {item['id']}  {item['time'] or '?':24}  {item['source']}: {item['reason']}")
+        if not args.yes and removed:
+            print("nothing was deleted: add --yes to discard them for good", file=sys.stderr)
+    for missing in unknown:
+        print(f"ERROR: no dead-letter record has the id {missing} (see `wazuh-ocsf dead-letter list`)", file=sys.stderr)
+    return 0 if (args.yes or not removed) and not unknown else EXIT_SOME_LEFT

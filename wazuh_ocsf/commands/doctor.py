@@ -32,18 +32,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group", default=default.group, help="the manager's group (default: wazuh)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run every check; print one line each (or JSON); 1 if any failed."""
+def _wazuh_home(args: argparse.Namespace) -> str:
+    """--wazuh-home, else WAZUH_OCSF_WAZUH_HOME from the environment, else from the named config file."""
+    import contextlib
     import os
 
-    from wazuh_ocsf.config import DEFAULT_WAZUH_HOME
-    from wazuh_ocsf.doctor import FAIL, Context, Layout, render, run_checks
+    from wazuh_ocsf.config import CONFIG_ENV, DEFAULT_WAZUH_HOME, SETTINGS_BY_ATTR, read_config_file
+    from wazuh_ocsf.errors import ConfigError
 
-    home = os.path.abspath(args.wazuh_home or os.environ.get("WAZUH_OCSF_WAZUH_HOME") or DEFAULT_WAZUH_HOME)
+    name = SETTINGS_BY_ATTR["wazuh_home"].env
+    home = args.wazuh_home or os.environ.get(name)
+    named_file = args.config or os.environ.get(CONFIG_ENV)
+    if not home and named_file:
+        with contextlib.suppress(ConfigError):  # the config check reports the file itself
+            home = read_config_file(named_file).get(name)
+    return os.path.abspath(home or DEFAULT_WAZUH_HOME)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run every check; print one line each (or JSON); 1 if any failed."""
+    from wazuh_ocsf.doctor import FAIL, Context, Layout, render, run_checks
+    from wazuh_ocsf.redact import redact, secrets_of
+
+    home = _wazuh_home(args)
     layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
-    results = run_checks(Context(layout, config_path=args.config, probe=args.probe))
+    ctx = Context(layout, config_path=args.config, probe=args.probe)
+    results = run_checks(ctx)
+    secrets = secrets_of(ctx.settings) if ctx.settings is not None else ()
     if args.json:
-        print(json.dumps([r.to_dict() for r in results], indent=1))
+        print(redact(json.dumps([r.to_dict() for r in results], indent=1), secrets))
     else:
-        print(render(results))
+        print(redact(render(results), secrets))
     return EXIT_FAILED if any(r.status == FAIL for r in results) else 0

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from wazuh_ocsf.errors import SpoolBusyError, WazuhOcsfError
     from wazuh_ocsf.flusher import flush
     from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
-    from wazuh_ocsf.redact import secrets_of
+    from wazuh_ocsf.redact import redact, secrets_of
     from wazuh_ocsf.sinks.registry import build_sinks
 
     # Started as root with a config file the wazuh user can change: read it as that user.
@@ -57,7 +57,9 @@ def run(args: argparse.Namespace) -> int:
         raise
     flush_state.record_result(settings.spool_dir, result, secrets=secrets)
     if args.json:
-        print(json.dumps(result.to_dict(), sort_keys=True))
+        data = result.to_dict()
+        data["failures"] = [redact(failure, secrets) for failure in data["failures"]]
+        print(json.dumps(data, sort_keys=True))
     else:
         print(result.summary())  # each failure was logged (stderr and the log file) as it happened
     return 0 if result.ok else EXIT_LEFT_UNSENT

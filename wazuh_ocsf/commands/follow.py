@@ -10,7 +10,7 @@ HELP = "follow logs/alerts/alerts.json across rotations and spool every new aler
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--alerts-dir``, ``--workers``, ``--poll``."""
+    """``--alerts-dir``, ``--workers``, ``--poll``, ``--heartbeat``."""
     parser.add_argument(
         "--alerts-dir", metavar="DIR", help="the manager's alerts directory (default: <wazuh home>/logs/alerts)"
     )
@@ -19,6 +19,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--poll", type=float, default=0.2, metavar="SECONDS", help="how often to look for new alerts at the end"
+    )
+    parser.add_argument(
+        "--heartbeat",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="log one 'alive' line and update the status's follow section this often (default: %(default)g)",
     )
 
 
@@ -33,12 +40,20 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--workers", "expected 1 or more")
     if args.poll <= 0:
         raise ConfigError("--poll", "expected a duration greater than zero")
+    if args.heartbeat <= 0:
+        raise ConfigError("--heartbeat", "expected a duration greater than zero")
     settings = load_settings(path=args.config)
     become_spool_owner(settings.spool_dir)
     logfile.configure(settings, "follow", stderr_level=logging.INFO)  # INFO on stderr: the journal
 
     from wazuh_ocsf.follow import follow
 
-    stats = follow(settings, alerts_dir=args.alerts_dir, workers=args.workers, poll_interval=args.poll)
+    stats = follow(
+        settings,
+        alerts_dir=args.alerts_dir,
+        workers=args.workers,
+        poll_interval=args.poll,
+        heartbeat_interval=args.heartbeat,
+    )
     print(stats.summary(), file=sys.stderr)
     return 0

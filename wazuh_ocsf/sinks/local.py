@@ -17,6 +17,7 @@ from pathlib import Path
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import atomic_write, fsync_path
 from wazuh_ocsf.errors import SinkError
+from wazuh_ocsf.privileges import permission_hint
 from wazuh_ocsf.sinks.base import ParquetObject, Sink, object_key
 
 
@@ -44,7 +45,8 @@ class LocalSink(Sink):
                 with open(obj.path, "rb") as source, atomic_write(destination, binary=True) as handle:
                     shutil.copyfileobj(source, handle)
             except OSError as exc:
-                raise SinkError(f"Failed to write {obj.name} to {destination}: {exc.strerror or exc}") from None
+                hint = permission_hint(exc, self.root)
+                raise SinkError(f"Failed to write {obj.name} to {destination}: {exc.strerror or exc}{hint}") from None
             directories.add(destination.parent)
         for directory in directories:
             try:

@@ -98,6 +98,8 @@ def test_creates_the_source_and_writes_role_and_location(stubbed, config, capsys
         "source_name": "wazuh",
         "class": "security_finding",
         "config_path": str(config),
+        "crawler_role_arn": CRAWLER,
+        "crawler_role": "given",
     }
     after = config.read_text()
     assert after == before.replace("ROLE_ARN=arn:aws:iam::111122223333:role/old", f"ROLE_ARN={PROVIDER_ROLE}") + (
@@ -164,9 +166,14 @@ def test_dry_run_masks_the_external_id_and_sends_nothing(stubbed, config, capsys
     code = cli.main(["--config", str(config), "create-source", "--crawler-role-arn", CRAWLER,
                      "--external-id", "secret-ext-9", "--dry-run"])
     assert code == 0
-    request = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    printed = json.loads(out)
+    assert [(r["service"], r["operation"]) for r in printed["requests"]] == [("securitylake", "CreateCustomLogSource")]
+    request = printed["requests"][0]["params"]
     assert request["configuration"]["providerIdentity"]["externalId"] == "****"
+    assert request["configuration"]["crawlerConfiguration"]["roleArn"] == CRAWLER
     assert request["eventClasses"] == ["SECURITY_FINDING"]
+    assert "secret-ext-9" not in out
 
 
 def test_update_settings_refuses_values_that_would_not_read_back(tmp_path):

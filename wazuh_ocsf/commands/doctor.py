@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write a zero-row Parquet object of the real schema to each destination (left in place)",
     )
+    parser.add_argument(
+        "--lake",
+        action="store_true",
+        help="check the lake side instead, read-only: custom source, provider role trust, Glue crawler, table "
+        "schema against ours, latest partition (as the lake administrator)",
+    )
     parser.add_argument("--json", action="store_true", help="print the checks as a JSON list")
     parser.add_argument(
         "--wazuh-home", metavar="DIR", help="the manager's home (default: WAZUH_OCSF_WAZUH_HOME, else /var/ossec)"
@@ -41,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
 
     home = os.path.abspath(args.wazuh_home or os.environ.get("WAZUH_OCSF_WAZUH_HOME") or DEFAULT_WAZUH_HOME)
     layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
-    results = run_checks(Context(layout, config_path=args.config, probe=args.probe))
+    if args.lake:
+        from wazuh_ocsf.lake_checks import run_lake_checks
+
+        results = run_lake_checks(Context(layout, config_path=args.config))
+    else:
+        results = run_checks(Context(layout, config_path=args.config, probe=args.probe))
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
     else:

@@ -147,7 +147,8 @@ def last_crawl(aws, monkeypatch):
 
     The rest of the reply is moto's own GetCrawler answer for the crawler asked for.
     """
-    state = {"value": {"Status": "SUCCEEDED", "StartTime": datetime.datetime(2026, 1, 2, 3, 4),
+    plus_one = datetime.timezone(datetime.timedelta(hours=1))
+    state = {"value": {"Status": "SUCCEEDED", "StartTime": datetime.datetime(2026, 1, 2, 4, 4, tzinfo=plus_one),
                        "LogGroup": "/aws-glue/crawlers", "LogStream": "wazuh"}}
     original = lake_checks._client
     admin_glue = aws.client("glue")

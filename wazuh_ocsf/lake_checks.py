@@ -263,8 +263,9 @@ def check_crawler(ctx: Context, source: Source) -> Check:
     if not status:
         return Check(name, WARN, f"{source.crawler} ({state}) has never run, so there is no table to query yet",
                      f"after the first flush: {run_fix}")
-    when = last.get("StartTime")
-    when = f" at {when:%Y-%m-%d %H:%M} UTC" if hasattr(when, "strftime") else ""
+    when = _utc_minute(last.get("StartTime"))
+    if status == "CANCELLED":
+        return Check(name, WARN, f"{source.crawler}: last crawl{when} was cancelled", run_fix)
     if status != "SUCCEEDED":
         message = last.get("ErrorMessage") or "no error message"
         return Check(name, FAIL, f"{source.crawler}: last crawl{when} {status}: {message}",
@@ -272,6 +273,17 @@ def check_crawler(ctx: Context, source: Source) -> Check:
                      "kms:Decrypt on the lake's key (create-source --create-glue-role makes such a role); the "
                      f"crawler's CloudWatch log (/aws-glue/crawlers) has the details; then {run_fix}")
     return Check(name, OK, f"{source.crawler} ({state}): last crawl{when} succeeded")
+
+
+def _utc_minute(moment) -> str:
+    """`` at YYYY-MM-DD HH:MM UTC`` of a datetime (botocore gives them in local time), or ""."""
+    import datetime
+
+    if not isinstance(moment, datetime.datetime):
+        return ""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc)
+    return f" at {moment:%Y-%m-%d %H:%M} UTC"
 
 
 def check_table(ctx: Context, source: Source) -> Check:

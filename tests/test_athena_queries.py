@@ -16,12 +16,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import sqlglot
 from flush_support import DAY_MS, corpus_events, make_settings, spool_events, varied
 
 from wazuh_ocsf.flusher import flush
 from wazuh_ocsf.sinks.local import LocalSink
-
-sqlglot = pytest.importorskip("sqlglot")
 
 QUERIES = Path(__file__).resolve().parents[1] / "queries"
 #: The table every query names: Security Lake's names for source "wazuh" in us-east-1.
@@ -94,7 +93,7 @@ def the_events(class_uid: int) -> tuple:
     solved = varied(other, "sol", time_ms=NOW_MS - DAY_MS)
     solved["unmapped"] = {**solved["unmapped"], "data.vulnerability.status": "Solved"}
     assert agent_key in detected
-    return recent + [detected, solved], old
+    return [*recent, detected, solved], old
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import os
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 from s3_server import ACCOUNT_ID, REGION, LakeServer, allow
 
-from wazuh_ocsf import cli, glue_role, security_lake
+from wazuh_ocsf import cli, glue_role
 from wazuh_ocsf.config import load_settings
 
 BUCKET = "aws-security-data-lake-us-east-1-o2x8a4"
@@ -50,16 +48,11 @@ def iam_lake():
 @pytest.fixture
 def lake(iam_lake, monkeypatch):
     """The admin's credentials and moto's endpoints in the environment, as an administrator's shell has them."""
-    keys = iam_lake.admin.get_credentials()
     for key in list(os.environ):
         if key.startswith(("WAZUH_OCSF_", "AWS_")):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys.secret_key)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", iam_lake.url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", iam_lake.url)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    for key, value in iam_lake.environment(iam_lake.admin, "iam", "sts").items():
+        monkeypatch.setenv(key, value)
     yield iam_lake
     _detach_managed_policies(iam_lake)
     iam_lake.delete_identities()
@@ -71,18 +64,6 @@ def _detach_managed_policies(server) -> None:
     for role in iam.list_roles()["Roles"]:
         for policy in iam.list_attached_role_policies(RoleName=role["RoleName"])["AttachedPolicies"]:
             iam.detach_role_policy(RoleName=role["RoleName"], PolicyArn=policy["PolicyArn"])
-
-
-@pytest.fixture
-def stubbed(monkeypatch):
-    client = boto3.client(
-        "securitylake", region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
-    )
-    stubber = Stubber(client)
-    monkeypatch.setattr(security_lake, "make_client", lambda region, endpoint_url=None: client)
-    with stubber:
-        yield stubber
-    stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -136,9 +117,9 @@ def run(config, *extra: str) -> int:
                      "--external-id", "ext-0001", *extra])
 
 
-def test_creates_a_least_privilege_crawler_role_then_the_source(lake, stubbed, config, capsys):
-    stubbed.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
-    stubbed.add_response("create_custom_log_source", created_reply(), create_request())
+def test_creates_a_least_privilege_crawler_role_then_the_source(lake, security_lake_stub, config, capsys):
+    security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
+    security_lake_stub.add_response("create_custom_log_source", created_reply(), create_request())
 
     assert run(config, "--create-glue-role", "--json") == 0
 
@@ -196,9 +177,9 @@ def test_the_read_policy_reads_only_the_sources_prefix(lake):
 
 
 @pytest.mark.parametrize("kms_key_id", [KEY_ARN, "1234abcd-12ab-34cd-56ef-1234567890ab"])
-def test_a_lake_with_a_customer_key_adds_decrypt_on_that_key_only(lake, stubbed, config, capsys, kms_key_id):
-    stubbed.add_response("list_data_lakes", data_lakes(kms_key_id), {"regions": [REGION]})
-    stubbed.add_response("create_custom_log_source", created_reply(), create_request())
+def test_a_lake_with_a_customer_key_adds_decrypt_on_that_key_only(lake, security_lake_stub, config, capsys, kms_key_id):
+    security_lake_stub.add_response("list_data_lakes", data_lakes(kms_key_id), {"regions": [REGION]})
+    security_lake_stub.add_response("create_custom_log_source", created_reply(), create_request())
 
     assert run(config, "--create-glue-role") == 0
 
@@ -209,11 +190,11 @@ def test_a_lake_with_a_customer_key_adds_decrypt_on_that_key_only(lake, stubbed,
     }
 
 
-def test_an_existing_role_that_trusts_glue_is_reused_and_its_policies_applied(lake, stubbed, config, capsys):
+def test_an_existing_role_that_trusts_glue_is_reused_and_its_policies_applied(lake, security_lake_stub, config, capsys):
     iam = lake.client("iam")
     iam.create_role(RoleName="my-crawler", AssumeRolePolicyDocument=json.dumps(GLUE_TRUST), Description="mine")
-    stubbed.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
-    stubbed.add_response("create_custom_log_source", created_reply(),
+    security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
+    security_lake_stub.add_response("create_custom_log_source", created_reply(),
                          create_request(f"arn:aws:iam::{ACCOUNT_ID}:role/my-crawler"))
 
     assert run(config, "--create-glue-role", "my-crawler") == 0
@@ -225,12 +206,12 @@ def test_an_existing_role_that_trusts_glue_is_reused_and_its_policies_applied(la
     assert len(iam.list_attached_role_policies(RoleName="my-crawler")["AttachedPolicies"]) == 1
 
 
-def test_an_existing_role_with_another_trust_is_refused_untouched(lake, stubbed, config, capsys):
+def test_an_existing_role_with_another_trust_is_refused_untouched(lake, security_lake_stub, config, capsys):
     iam = lake.client("iam")
     ec2 = {**GLUE_TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}
     ec2_trust = {**GLUE_TRUST, "Statement": [ec2]}
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(ec2_trust))
-    stubbed.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
     before = config.read_text()
 
     assert run(config, "--create-glue-role") == 1
@@ -241,12 +222,11 @@ def test_an_existing_role_with_another_trust_is_refused_untouched(lake, stubbed,
     assert config.read_text() == before
 
 
-def test_iam_refusing_is_explained(lake, stubbed, config, capsys, monkeypatch):
+def test_iam_refusing_is_explained(lake, security_lake_stub, config, capsys, monkeypatch):
     weak = lake.create_user("no-iam", allow("iam:GetRole", "*"))
-    keys = weak.get_credentials()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", keys.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", keys.secret_key)
-    stubbed.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
+    for key, value in lake.environment(weak, "iam", "sts").items():
+        monkeypatch.setenv(key, value)
+    security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
 
     assert run(config, "--create-glue-role") == 1
 
@@ -255,19 +235,19 @@ def test_iam_refusing_is_explained(lake, stubbed, config, capsys, monkeypatch):
     assert "iam:CreateRole" in err
 
 
-def test_a_new_role_not_yet_visible_to_security_lake_is_retried(lake, stubbed, config, monkeypatch):
+def test_a_new_role_not_yet_visible_to_security_lake_is_retried(lake, security_lake_stub, config, monkeypatch):
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
-    stubbed.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
-    stubbed.add_client_error("create_custom_log_source", service_error_code="ValidationException",
+    security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
+    security_lake_stub.add_client_error("create_custom_log_source", service_error_code="ValidationException",
                              service_message="The role cannot be assumed by Glue", http_status_code=400)
-    stubbed.add_response("create_custom_log_source", created_reply(), create_request())
+    security_lake_stub.add_response("create_custom_log_source", created_reply(), create_request())
 
     assert run(config, "--create-glue-role") == 0
     assert waits == [5.0]
 
 
-def test_dry_run_prints_every_request_and_sends_nothing(lake, stubbed, config, capsys):
+def test_dry_run_prints_every_request_and_sends_nothing(lake, security_lake_stub, config, capsys):
     # The stubber has no response queued and the principal is not given: any request would fail.
     code = cli.main(["--config", str(config), "create-source", "--create-glue-role", "--external-id", "secret-9",
                      "--dry-run"])

@@ -17,15 +17,13 @@ import datetime
 import json
 import os
 
-import boto3
 import pyarrow.parquet as pq
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.stub import Stubber
 from flush_support import make_events, make_settings, spool_events
 from s3_server import ACCOUNT_ID, REGION, allow, policy
 
-from wazuh_ocsf import cli, lake_checks, security_lake
+from wazuh_ocsf import cli, lake_checks
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.doctor import FAIL, OK, SKIP, WARN, Context, Layout
 from wazuh_ocsf.flusher import flush
@@ -114,31 +112,16 @@ def aws(lake, crawled, monkeypatch):
             "StorageDescriptor": {"Location": f"s3://{BUCKET}/ext/wazuh/region={REGION}/accountId={ACCOUNT_ID}/"
                                               f"eventDay={day}/"},
         })
-    reader = lake.create_user("lake-reader", *READ_ONLY).get_credentials()
+    reader = lake.create_user("lake-reader", *READ_ONLY)
     for key in list(os.environ):
         if key.startswith(("WAZUH_OCSF_", "AWS_")):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", reader.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", reader.secret_key)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_IAM", lake.url)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_GLUE", lake.url)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    for key, value in lake.environment(reader, "iam", "glue").items():
+        monkeypatch.setenv(key, value)
     yield lake
     glue.delete_database(Name=DATABASE)
     glue.delete_crawler(Name="wazuh")
     lake.delete_identities()
-
-
-@pytest.fixture
-def stubbed(monkeypatch):
-    client = boto3.client("securitylake", region_name=REGION, aws_access_key_id="AKIDEXAMPLE",
-                          aws_secret_access_key="x")
-    stubber = Stubber(client)
-    monkeypatch.setattr(security_lake, "make_client", lambda region, endpoint_url=None: client)
-    with stubber:
-        yield stubber
-    stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
@@ -196,8 +179,8 @@ def statuses(checks: dict) -> dict:
     return {name: check["status"] for name, check in checks.items()}
 
 
-def test_a_healthy_lake_passes_with_read_only_permissions(aws, stubbed, last_crawl, tmp_path, capsys):
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+def test_a_healthy_lake_passes_with_read_only_permissions(aws, security_lake_stub, last_crawl, tmp_path, capsys):
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys)
     assert statuses(checks) == {
         "config": OK,
@@ -223,8 +206,8 @@ def test_a_healthy_lake_passes_with_read_only_permissions(aws, stubbed, last_cra
     assert EXTERNAL_ID not in json.dumps(checks)
 
 
-def test_missing_source_wrong_location_and_role_are_failures_with_fixes(aws, stubbed, last_crawl, tmp_path, capsys):
-    stubbed.add_response("list_log_sources", log_sources(name="wazuh2"), {"regions": [REGION]})
+def test_a_missing_or_different_source_fails_with_fixes(aws, security_lake_stub, last_crawl, tmp_path, capsys):
+    security_lake_stub.add_response("list_log_sources", log_sources(name="wazuh2"), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys)
     assert code == 1
     source = checks["custom source (security_finding)"]
@@ -235,7 +218,7 @@ def test_missing_source_wrong_location_and_role_are_failures_with_fixes(aws, stu
                                     "--create-glue-role")
     assert {statuses(checks)[n] for n in checks if n not in ("config", "custom source (security_finding)")} == {SKIP}
 
-    stubbed.add_response("list_log_sources", log_sources(location=f"s3://{BUCKET}/ext/wazuh/1.0/",
+    security_lake_stub.add_response("list_log_sources", log_sources(location=f"s3://{BUCKET}/ext/wazuh/1.0/",
                                                          role=PROVIDER_ARN + "-new"), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys)
     source = checks["custom source (security_finding)"]
@@ -246,8 +229,8 @@ def test_missing_source_wrong_location_and_role_are_failures_with_fixes(aws, stu
     )
 
 
-def test_security_lake_denied_is_explained(aws, stubbed, tmp_path, capsys):
-    stubbed.add_client_error("list_log_sources", service_error_code="AccessDeniedException",
+def test_security_lake_denied_is_explained(aws, security_lake_stub, tmp_path, capsys):
+    security_lake_stub.add_client_error("list_log_sources", service_error_code="AccessDeniedException",
                              service_message="not the delegated administrator", http_status_code=403)
     code, checks = doctor_lake(tmp_path, capsys)
     source = checks["custom source (security_finding)"]
@@ -261,8 +244,8 @@ def test_security_lake_denied_is_explained(aws, stubbed, tmp_path, capsys):
     ({"EXTERNAL_ID": None}, (FAIL, "requires an external id; WAZUH_OCSF_EXTERNAL_ID is not set")),
     ({"ACCOUNT_ID": "999988887777"}, (WARN, f"trusts arn:aws:iam::{ACCOUNT_ID}:root, not ACCOUNT_ID 999988887777")),
 ])
-def test_provider_role_trust_mismatches(aws, stubbed, last_crawl, tmp_path, capsys, config, expected):
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+def test_provider_role_trust_mismatches(aws, security_lake_stub, last_crawl, tmp_path, capsys, config, expected):
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     _, checks = doctor_lake(tmp_path, capsys, **config)
     trust = checks["provider role trust (security_finding)"]
     assert trust["status"] == expected[0]
@@ -270,8 +253,8 @@ def test_provider_role_trust_mismatches(aws, stubbed, last_crawl, tmp_path, caps
     assert "another-id" not in trust["detail"] and EXTERNAL_ID not in trust["detail"]
 
 
-def test_crawler_never_ran_or_failed(aws, stubbed, last_crawl, tmp_path, capsys):
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+def test_crawler_never_ran_or_failed(aws, security_lake_stub, last_crawl, tmp_path, capsys):
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     last_crawl["value"] = None
     _, checks = doctor_lake(tmp_path, capsys)
     crawler = checks["glue crawler (security_finding)"]
@@ -280,7 +263,7 @@ def test_crawler_never_ran_or_failed(aws, stubbed, last_crawl, tmp_path, capsys)
     )
     assert "aws glue start-crawler --name wazuh" in crawler["fix"]
 
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     last_crawl["value"] = {"Status": "FAILED", "ErrorMessage": "Service Principal: glue.amazonaws.com is not "
                            "authorized to perform: kms:Decrypt", "StartTime": datetime.datetime(2026, 1, 2, 3, 4)}
     code, checks = doctor_lake(tmp_path, capsys)
@@ -293,9 +276,9 @@ def test_crawler_never_ran_or_failed(aws, stubbed, last_crawl, tmp_path, capsys)
     assert "kms:Decrypt" in crawler["fix"] and "--create-glue-role" in crawler["fix"]
 
 
-def test_moto_crawler_that_never_ran_through_the_real_client(aws, stubbed, tmp_path, capsys):
+def test_moto_crawler_that_never_ran_through_the_real_client(aws, security_lake_stub, tmp_path, capsys):
     """No stand-in for GetCrawler at all: moto's crawler, created and never started."""
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     _, checks = doctor_lake(tmp_path, capsys)
     assert checks["glue crawler (security_finding)"]["status"] == WARN
     assert checks["glue crawler (security_finding)"]["detail"] == (
@@ -303,7 +286,7 @@ def test_moto_crawler_that_never_ran_through_the_real_client(aws, stubbed, tmp_p
     )
 
 
-def test_a_drifted_table_is_reported(aws, stubbed, last_crawl, tmp_path, capsys):
+def test_a_drifted_table_is_reported(aws, security_lake_stub, last_crawl, tmp_path, capsys):
     glue = aws.client("glue")
     table = glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]
     columns = [c for c in table["StorageDescriptor"]["Columns"] if c["Name"] != "attacks"]
@@ -316,7 +299,7 @@ def test_a_drifted_table_is_reported(aws, stubbed, last_crawl, tmp_path, capsys)
         "Name": TABLE, "StorageDescriptor": {"Columns": columns, "Location": f"s3://{BUCKET}/ext/wazuh/"},
         "PartitionKeys": table["PartitionKeys"],
     })
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys)
     check = checks["glue table (security_finding)"]
     assert code == 1 and check["status"] == FAIL
@@ -328,7 +311,7 @@ def test_a_drifted_table_is_reported(aws, stubbed, last_crawl, tmp_path, capsys)
     assert check["fix"].startswith("re-run the crawler (aws glue start-crawler --name wazuh)")
 
 
-def test_a_table_of_the_other_class_is_named_as_such(aws, stubbed, last_crawl, tmp_path, capsys):
+def test_a_table_of_the_other_class_is_named_as_such(aws, security_lake_stub, last_crawl, tmp_path, capsys):
     from wazuh_ocsf.arrow_schema import schema_for
 
     glue = aws.client("glue")
@@ -337,18 +320,18 @@ def test_a_table_of_the_other_class_is_named_as_such(aws, stubbed, last_crawl, t
         "Name": TABLE, "PartitionKeys": table["PartitionKeys"],
         "StorageDescriptor": {"Columns": glue_columns(schema_for(2004)), "Location": f"s3://{BUCKET}/ext/wazuh/"},
     })
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     _, checks = doctor_lake(tmp_path, capsys)
     detail = checks["glue table (security_finding)"]["detail"]
     assert detail.endswith("; the table has finding_info, the mark of detection_finding: objects of another class "
                            "reach this source")
 
 
-def test_no_table_and_stale_partitions(aws, stubbed, last_crawl, tmp_path, capsys):
+def test_no_table_and_stale_partitions(aws, security_lake_stub, last_crawl, tmp_path, capsys):
     glue = aws.client("glue")
     for day in (today(-1), today()):
         glue.delete_partition(DatabaseName=DATABASE, TableName=TABLE, PartitionValues=[REGION, ACCOUNT_ID, day])
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     _, checks = doctor_lake(tmp_path, capsys)
     partition = checks["latest partition (security_finding)"]
     assert (partition["status"], partition["detail"]) == (
@@ -356,7 +339,7 @@ def test_no_table_and_stale_partitions(aws, stubbed, last_crawl, tmp_path, capsy
     )
 
     glue.delete_table(DatabaseName=DATABASE, Name=TABLE)
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys)
     table = checks["glue table (security_finding)"]
     assert code == 1 and table["status"] == FAIL
@@ -365,11 +348,11 @@ def test_no_table_and_stale_partitions(aws, stubbed, last_crawl, tmp_path, capsy
     assert checks["latest partition (security_finding)"]["status"] == SKIP
 
 
-def test_glue_denied_is_explained(aws, stubbed, last_crawl, tmp_path, capsys, monkeypatch):
-    weak = aws.create_user("no-glue", allow(["iam:GetRole", "glue:GetCrawler"], "*")).get_credentials()
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", weak.access_key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", weak.secret_key)
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+def test_glue_denied_is_explained(aws, security_lake_stub, last_crawl, tmp_path, capsys, monkeypatch):
+    weak = aws.create_user("no-glue", allow(["iam:GetRole", "glue:GetCrawler"], "*"))
+    for key, value in aws.environment(weak, "iam", "glue").items():
+        monkeypatch.setenv(key, value)
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys)
     table = checks["glue table (security_finding)"]
     assert code == 1 and table["status"] == FAIL
@@ -378,8 +361,8 @@ def test_glue_denied_is_explained(aws, stubbed, last_crawl, tmp_path, capsys, mo
     assert table["fix"] == "the identity needs glue:GetTable, and Lake Formation DESCRIBE on the table"
 
 
-def test_both_classes_are_checked_each_against_its_own_source(aws, stubbed, last_crawl, tmp_path, capsys):
-    stubbed.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+def test_both_classes_are_checked_each_against_its_own_source(aws, security_lake_stub, last_crawl, tmp_path, capsys):
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     code, checks = doctor_lake(tmp_path, capsys, WAZUH_OCSF_DETECTION_FINDING_SOURCE="wazuhdet")
     assert code == 1
     assert checks["custom source (detection_finding)"]["detail"].startswith("no custom source named wazuhdet")

@@ -107,6 +107,21 @@ def _location_prefix(location: str) -> str:
     return rest.split("/", 1)[1].strip("/") + "/" if "/" in rest else ""
 
 
+def _failure(name: str, call: str, exc: Exception, permission: str, otherwise: str = "see the message") -> Check:
+    """The failed check for an AWS call that raised ``exc``, with the permission to grant when denied."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return Check(name, FAIL, f"{call}: cannot reach the service: {exc}", "check the network, proxy and region")
+    code, message = _aws_error(exc)
+    return Check(name, FAIL, f"{call}: {code}: {message}",
+                 f"the identity needs {permission}" if _denied(code) else otherwise)
+
+
+def _not_found(exc: Exception) -> bool:
+    return _aws_error(exc)[0] in ("EntityNotFoundException", "NoSuchEntity")
+
+
 def _denied(code: str) -> bool:
     # "403": the status code, when an error body botocore cannot parse hides the error code
     return code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403")
@@ -123,22 +138,17 @@ def check_source(ctx: Context, source: Source) -> Check:
 
     name = f"custom source ({source.label})"
     settings = ctx.settings
-    if "lake_sources" not in ctx.aws:
+    if "lake_sources" not in ctx.aws:  # one ListLogSources for every class
         try:
             ctx.aws["lake_sources"] = security_lake.custom_sources(_client(ctx, "securitylake"), settings.region)
-        except ClientError as exc:
-            code, message = _aws_error(exc)
-            ctx.aws["lake_sources"] = exc
-            fix = ("the identity needs securitylake:ListLogSources; run as the Security Lake delegated administrator"
-                   if _denied(code) else "is Security Lake enabled in this region and account?")
-            ctx.aws["lake_sources_error"] = Check(name, FAIL, f"ListLogSources {settings.region}: {code}: {message}",
-                                                  fix)
-        except BotoCoreError as exc:
-            ctx.aws["lake_sources"] = exc
-            ctx.aws["lake_sources_error"] = Check(name, FAIL, f"cannot reach Security Lake: {exc}",
-                                                  "check the network, proxy and WAZUH_OCSF_REGION")
-    if isinstance(ctx.aws["lake_sources"], Exception):
-        return Check(name, FAIL, ctx.aws["lake_sources_error"].detail, ctx.aws["lake_sources_error"].fix)
+        except (ClientError, BotoCoreError) as exc:
+            ctx.aws["lake_sources"] = _failure(
+                name, f"ListLogSources {settings.region}", exc,
+                "securitylake:ListLogSources; run as the Security Lake delegated administrator",
+                "is Security Lake enabled in this region and account?",
+            )
+    if isinstance(ctx.aws["lake_sources"], Check):
+        return Check(name, FAIL, ctx.aws["lake_sources"].detail, ctx.aws["lake_sources"].fix)
     found = ctx.aws["lake_sources"].get(source.name)
     if found is None:
         known = ", ".join(sorted(ctx.aws["lake_sources"])) or "none"
@@ -184,12 +194,8 @@ def check_provider_trust(ctx: Context, source: Source) -> Check:
     role_name = role_arn.rsplit("/", 1)[-1]
     try:
         document = _client(ctx, "iam").get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
-    except ClientError as exc:
-        code, message = _aws_error(exc)
-        fix = "the identity needs iam:GetRole on the role" if _denied(code) else "re-create the custom source"
-        return Check(name, FAIL, f"GetRole {role_name}: {code}: {message}", fix)
-    except BotoCoreError as exc:
-        return Check(name, FAIL, f"cannot reach IAM: {exc}", "check the network and proxy")
+    except (ClientError, BotoCoreError) as exc:
+        return _failure(name, f"GetRole {role_name}", exc, "iam:GetRole on the role", "re-create the custom source")
     principals, external_ids = _assume_role_grants(document)
     if not principals:
         return Check(name, FAIL, f"{role_arn} lets no AWS principal assume it",
@@ -243,15 +249,11 @@ def check_crawler(ctx: Context, source: Source) -> Check:
         return Check(name, SKIP, "no custom source (see above)")
     try:
         crawler = _client(ctx, "glue").get_crawler(Name=source.crawler)["Crawler"]
-    except ClientError as exc:
-        code, message = _aws_error(exc)
-        if code == "EntityNotFoundException":
+    except (ClientError, BotoCoreError) as exc:
+        if _not_found(exc):
             return Check(name, FAIL, f"the source's crawler {source.crawler} does not exist",
                          "delete and re-create the custom source (Security Lake creates the crawler)")
-        fix = "the identity needs glue:GetCrawler" if _denied(code) else "see the message"
-        return Check(name, FAIL, f"GetCrawler {source.crawler}: {code}: {message}", fix)
-    except BotoCoreError as exc:
-        return Check(name, FAIL, f"cannot reach Glue: {exc}", "check the network and proxy")
+        return _failure(name, f"GetCrawler {source.crawler}", exc, "glue:GetCrawler")
     paths = [t.get("Path", "") for t in (crawler.get("Targets") or {}).get("S3Targets", [])]
     if paths and not any(_location_prefix(path).startswith(source.prefix) or source.prefix.startswith(
             _location_prefix(path)) for path in paths):
@@ -299,16 +301,11 @@ def check_table(ctx: Context, source: Source) -> Check:
     where = f"{source.database}.{source.table}"
     try:
         table = _client(ctx, "glue").get_table(DatabaseName=source.database, Name=source.table)["Table"]
-    except ClientError as exc:
-        code, message = _aws_error(exc)
-        if code == "EntityNotFoundException":
+    except (ClientError, BotoCoreError) as exc:
+        if _not_found(exc):
             return Check(name, FAIL, f"{where} does not exist: the crawler makes it on its first run after objects "
                                      "arrive", f"flush, then aws glue start-crawler --name {source.crawler}")
-        fix = ("the identity needs glue:GetTable, and Lake Formation DESCRIBE on the table" if _denied(code)
-               else "see the message")
-        return Check(name, FAIL, f"GetTable {where}: {code}: {message}", fix)
-    except BotoCoreError as exc:
-        return Check(name, FAIL, f"cannot reach Glue: {exc}", "check the network and proxy")
+        return _failure(name, f"GetTable {where}", exc, "glue:GetTable, and Lake Formation DESCRIBE on the table")
     columns = (table.get("StorageDescriptor") or {}).get("Columns", [])
     partitions = table.get("PartitionKeys", [])
     source.columns = partitions
@@ -355,12 +352,8 @@ def check_partitions(ctx: Context, source: Source) -> Check:
         )
         for page in pages:
             days.extend(p["Values"][index] for p in page.get("Partitions", []) if len(p.get("Values", [])) > index)
-    except ClientError as exc:
-        code, message = _aws_error(exc)
-        fix = "the identity needs glue:GetPartitions" if _denied(code) else "see the message"
-        return Check(name, FAIL, f"GetPartitions {source.database}.{source.table}: {code}: {message}", fix)
-    except BotoCoreError as exc:
-        return Check(name, FAIL, f"cannot reach Glue: {exc}", "check the network and proxy")
+    except (ClientError, BotoCoreError) as exc:
+        return _failure(name, f"GetPartitions {source.database}.{source.table}", exc, "glue:GetPartitions")
     if not days:
         return Check(name, WARN, f"{source.table} has no partitions: nothing crawled yet",
                      f"flush, then aws glue start-crawler --name {source.crawler}")

@@ -275,3 +275,20 @@ def test_dry_run_prints_every_request_and_sends_nothing(lake, security_lake_stub
     assert create["configuration"]["providerIdentity"] == {"principal": "<the caller's account>", "externalId": "****"}
     assert "secret-9" not in out
     assert [r["RoleName"] for r in lake.client("iam").list_roles()["Roles"]] == []
+
+
+def test_trust_policies_are_read_in_every_shape_iam_allows():
+    from urllib.parse import quote
+
+    services = {"Service": ["ec2.amazonaws.com", "glue.amazonaws.com"]}
+    actions = ["sts:AssumeRole", "sts:TagSession"]
+    glue_list = {"Statement": [{"Effect": "Allow", "Principal": services, "Action": actions}]}
+    assert glue_role.trusts_glue(glue_list)
+    assert glue_role.trusts_glue(quote(json.dumps(GLUE_TRUST)))  # IAM's URL-encoded text
+    assert glue_role.trusts_glue({"Statement": {**GLUE_TRUST["Statement"][0], "Action": "sts:*"}})
+    assert not glue_role.trusts_glue({"Statement": [{**GLUE_TRUST["Statement"][0], "Effect": "Deny"}]})
+    assert not glue_role.trusts_glue({"Statement": [{**GLUE_TRUST["Statement"][0], "Action": "sts:TagSession"}]})
+    assert glue_role.assume_role_statements({"Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "x"}},
+    }]}) == [({"AWS": ["arn:aws:iam::111122223333:root"]}, {"StringEquals": {"sts:ExternalId": "x"}})]

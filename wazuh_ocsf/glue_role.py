@@ -161,23 +161,31 @@ def role_requests(spec: RoleSpec) -> list:
     ]
 
 
-def trusts_glue(document) -> bool:
-    """Whether a trust policy (dict or JSON text) lets ``glue.amazonaws.com`` assume the role."""
+def assume_role_statements(document) -> list:
+    """The statements of a trust policy (dict, or JSON text as IAM may return it) that allow sts:AssumeRole.
+
+    Each as ``(principal, condition)``, ``principal`` with every value a list.
+    """
     if isinstance(document, str):
         from urllib.parse import unquote
 
         document = json.loads(unquote(document))
     statements = document.get("Statement", [])
+    found = []
     for statement in statements if isinstance(statements, list) else [statements]:
-        if statement.get("Effect") != "Allow":
-            continue
         actions = statement.get("Action", [])
-        services = (statement.get("Principal") or {}).get("Service", [])
         actions = [actions] if isinstance(actions, str) else actions
-        services = [services] if isinstance(services, str) else services
-        if GLUE_SERVICE in services and ("sts:AssumeRole" in actions or "sts:*" in actions):
-            return True
-    return False
+        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*"} & set(actions):
+            continue
+        principal = statement.get("Principal") or {}
+        principal = {kind: [v] if isinstance(v, str) else list(v) for kind, v in principal.items()}
+        found.append((principal, statement.get("Condition") or {}))
+    return found
+
+
+def trusts_glue(document) -> bool:
+    """Whether a trust policy lets ``glue.amazonaws.com`` assume the role."""
+    return any(GLUE_SERVICE in principal.get("Service", []) for principal, _ in assume_role_statements(document))
 
 
 def ensure_role(iam, spec: RoleSpec) -> tuple:

@@ -219,22 +219,13 @@ def check_provider_trust(ctx: Context, source: Source) -> Check:
 
 def _assume_role_grants(document) -> tuple:
     """``({principal, …}, {external id, …})`` of the Allow sts:AssumeRole statements of a trust policy."""
-    import json
-    from urllib.parse import unquote
+    from wazuh_ocsf.glue_role import assume_role_statements
 
-    if isinstance(document, str):
-        document = json.loads(unquote(document))
-    statements = document.get("Statement", [])
     principals, external_ids = set(), set()
-    for statement in statements if isinstance(statements, list) else [statements]:
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if statement.get("Effect") != "Allow" or not {"sts:AssumeRole", "sts:*"} & set(actions):
-            continue
-        aws = (statement.get("Principal") or {}).get("AWS", [])
-        principals.update([aws] if isinstance(aws, str) else aws)
+    for principal, condition in assume_role_statements(document):
+        principals.update(principal.get("AWS", []))
         for test in ("StringEquals", "StringLike"):
-            value = (statement.get("Condition") or {}).get(test, {}).get("sts:ExternalId")
+            value = condition.get(test, {}).get("sts:ExternalId")
             if value:
                 external_ids.update([value] if isinstance(value, str) else value)
     return principals, external_ids

@@ -38,11 +38,12 @@ def iam_lake():
     try:
         yield server
     finally:
-        server.close()
+        # back to moto's default first: close() resets the backends, which re-reads it
         if previous is None:
             os.environ.pop("MOTO_IAM_LOAD_MANAGED_POLICIES", None)
         else:
             os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = previous
+        server.close()
 
 
 @pytest.fixture
@@ -292,3 +293,16 @@ def test_trust_policies_are_read_in_every_shape_iam_allows():
         "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}, "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"sts:ExternalId": "x"}},
     }]}) == [({"AWS": ["arn:aws:iam::111122223333:root"]}, {"StringEquals": {"sts:ExternalId": "x"}})]
+
+
+def test_no_lake_in_the_region_or_no_permission_is_explained(lake, security_lake_stub, config, capsys):
+    security_lake_stub.add_response("list_data_lakes", {"dataLakes": []}, {"regions": [REGION]})
+    assert run(config, "--create-glue-role") == 1
+    assert capsys.readouterr().err.startswith(
+        f"ERROR: Security Lake is not enabled in {REGION} for this account (ListDataLakes returned no lake)"
+    )
+    security_lake_stub.add_client_error("list_data_lakes", service_error_code="AccessDeniedException",
+                                        service_message="denied", http_status_code=403)
+    assert run(config, "--create-glue-role") == 1
+    assert capsys.readouterr().err == f"ERROR: ListDataLakes {REGION} failed: AccessDeniedException: denied\n"
+    assert lake.client("iam").list_roles()["Roles"] == []

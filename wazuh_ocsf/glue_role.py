@@ -30,7 +30,6 @@ GLUE_SERVICE = "glue.amazonaws.com"
 POLICY_VERSION = "2012-10-17"
 MANAGED_POLICY = "service-role/AWSGlueServiceRole"
 S3_MANAGED_KEY = "S3_MANAGED_KEY"  # ListDataLakes' kmsKeyId when the lake has no customer key
-MAX_ROLE_NAME = 64
 
 
 class GlueRoleError(SecurityLakeError):
@@ -88,7 +87,7 @@ def partition_of(region: str) -> str:
 
 def default_role_name(source_name: str, region: str) -> str:
     """``wazuh-ocsf-glue-<source>-<region>``: one role per source and region (IAM names are global)."""
-    return f"wazuh-ocsf-glue-{source_name}-{region}"[:MAX_ROLE_NAME]
+    return f"wazuh-ocsf-glue-{source_name}-{region}"  # at most 51 of IAM's 64 characters
 
 
 def kms_key_arn(kms_key_id: str | None, *, region: str, account: str) -> str | None:

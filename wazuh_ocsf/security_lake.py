@@ -64,8 +64,7 @@ def create_custom_source(client, params: dict) -> dict:
     try:
         reply = client.create_custom_log_source(**params)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", ""), error.get("Message", "") or str(exc)
+        code, message = _error(exc)
         advice = {
             "ConflictException": f"a custom source named {name} exists already: choose another --source-name, or "
             "copy its provider role ARN and location into the config by hand",
@@ -128,7 +127,7 @@ def settings_to_write(created: dict, class_uid: int, external_id: str) -> dict:
 
 
 def data_lake(client, region: str) -> dict:
-    """``ListDataLakes`` for one region: ``{"bucket", "kms_key_id", "account", "status"}``.
+    """``ListDataLakes`` for one region: ``{"bucket", "kms_key_id", "account"}`` of the lake.
 
     Raises SecurityLakeError when Security Lake is not enabled there or the call fails.
     """
@@ -137,14 +136,13 @@ def data_lake(client, region: str) -> dict:
     try:
         lakes = client.list_data_lakes(regions=[region]).get("dataLakes", [])
     except (ClientError, BotoCoreError) as exc:
-        raise SecurityLakeError(f"ListDataLakes {region} failed: {_reason(exc)}") from None
+        raise SecurityLakeError(f"ListDataLakes {region} failed: {': '.join(_error(exc))}") from None
     for lake in lakes:
         if lake.get("region") == region and lake.get("s3BucketArn"):
             return {
                 "bucket": lake["s3BucketArn"].rsplit(":", 1)[-1],
                 "kms_key_id": (lake.get("encryptionConfiguration") or {}).get("kmsKeyId"),
                 "account": lake.get("dataLakeArn", "::::").split(":")[4],
-                "status": lake.get("createStatus", ""),
             }
     raise SecurityLakeError(
         f"Security Lake is not enabled in {region} for this account (ListDataLakes returned no lake); "
@@ -173,9 +171,10 @@ def custom_sources(client, region: str) -> dict:
         params["nextToken"] = reply["nextToken"]
 
 
-def _reason(exc: BaseException) -> str:
+def _error(exc: BaseException) -> tuple:
+    """``(code, message)`` of a botocore error (a BotoCoreError has no code: its class name)."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
         error = response.get("Error", {})
-        return f"{error.get('Code', '')}: {error.get('Message', '') or exc}"
-    return str(exc)
+        return str(error.get("Code", "")), str(error.get("Message", "")) or str(exc)
+    return type(exc).__name__, str(exc)

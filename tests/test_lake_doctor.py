@@ -240,7 +240,7 @@ def test_security_lake_denied_is_explained(aws, security_lake_stub, tmp_path, ca
 
 
 @pytest.mark.parametrize(("config", "expected"), [
-    ({"EXTERNAL_ID": "another-id"}, (FAIL, "requires another external id than WAZUH_OCSF_EXTERNAL_ID")),
+    ({"EXTERNAL_ID": "another-id"}, (FAIL, "with another external id than WAZUH_OCSF_EXTERNAL_ID")),
     ({"EXTERNAL_ID": None}, (FAIL, "requires an external id; WAZUH_OCSF_EXTERNAL_ID is not set")),
     ({"ACCOUNT_ID": "999988887777"}, (WARN, f"trusts arn:aws:iam::{ACCOUNT_ID}:root, not ACCOUNT_ID 999988887777")),
 ])
@@ -376,3 +376,15 @@ def test_the_lake_names_security_lake_gives_a_custom_source():
                                       "s3://b/ext/wazuh/1.0/", "WAZUH_OCSF_CONFIG": "/nonexistent"})
     ctx = Context(Layout(), settings=settings)
     assert [(s.name, s.prefix) for s in lake_checks._sources(ctx)] == [("wazuh", "ext/wazuh/1.0/")]
+
+
+def test_a_provider_role_without_external_id_warns(aws, security_lake_stub, last_crawl, tmp_path, capsys):
+    aws.client("iam").update_assume_role_policy(RoleName=PROVIDER, PolicyDocument=policy({
+        "Effect": "Allow", "Principal": {"AWS": ACCOUNT_ID}, "Action": "sts:AssumeRole",
+    }))
+    security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
+    code, checks = doctor_lake(tmp_path, capsys)
+    trust = checks["provider role trust (security_finding)"]
+    assert code == 0 and trust["status"] == WARN
+    assert trust["detail"] == (f"{PROVIDER_ARN} trusts {ACCOUNT_ID} without an external id: any identity there "
+                               "allowed sts:AssumeRole may write to the source")

@@ -55,7 +55,7 @@ class Source:
     crawler: str = ""
     database: str = ""
     table: str = ""
-    columns: list = field(default_factory=list)
+    partition_keys: list = field(default_factory=list)  # of its Glue table
 
     @property
     def label(self) -> str:
@@ -201,10 +201,13 @@ def check_provider_trust(ctx: Context, source: Source) -> Check:
         return Check(name, FAIL, f"{role_arn} lets no AWS principal assume it",
                      "re-create the custom source with the writer's account as principal")
     shown = ", ".join(sorted(principals))
-    if settings.external_id and settings.external_id not in external_ids:
-        why = "requires no external id" if not external_ids else "requires another external id"
-        return Check(name, FAIL, f"{role_arn} trusts {shown} but {why} than WAZUH_OCSF_EXTERNAL_ID",
+    if settings.external_id and external_ids and settings.external_id not in external_ids:
+        return Check(name, FAIL, f"{role_arn} trusts {shown} with another external id than WAZUH_OCSF_EXTERNAL_ID",
                      "set WAZUH_OCSF_EXTERNAL_ID to the external id the custom source was created with")
+    if not external_ids:
+        return Check(name, WARN, f"{role_arn} trusts {shown} without an external id: any identity there allowed "
+                                 "sts:AssumeRole may write to the source",
+                     "re-create the custom source (Security Lake's provider roles require the external id given)")
     if not settings.external_id and external_ids:
         return Check(name, FAIL, f"{role_arn} requires an external id; WAZUH_OCSF_EXTERNAL_ID is not set",
                      "set WAZUH_OCSF_EXTERNAL_ID to the custom source's external id")
@@ -213,8 +216,7 @@ def check_provider_trust(ctx: Context, source: Source) -> Check:
         return Check(name, WARN, f"{role_arn} trusts {shown}, not ACCOUNT_ID {account}",
                      "the writer must be in a trusted account: if it is in another, that is fine; else re-create "
                      "the source with --principal set to the writer's account")
-    external = " with the configured external id" if external_ids else " (no external id)"
-    return Check(name, OK, f"{role_arn} trusts {shown}{external}")
+    return Check(name, OK, f"{role_arn} trusts {shown} with the configured external id")
 
 
 def _assume_role_grants(document) -> tuple:
@@ -299,7 +301,7 @@ def check_table(ctx: Context, source: Source) -> Check:
         return _failure(name, f"GetTable {where}", exc, "glue:GetTable, and Lake Formation DESCRIBE on the table")
     columns = (table.get("StorageDescriptor") or {}).get("Columns", [])
     partitions = table.get("PartitionKeys", [])
-    source.columns = partitions
+    source.partition_keys = partitions
     problems = compare(schema_for(source.class_uid), columns, partitions)
     if problems:
         shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
@@ -315,8 +317,10 @@ def check_table(ctx: Context, source: Source) -> Check:
 
 
 def _other_class_hint(source: Source, columns: set) -> str:
-    """A hint when the table looks like the other finding class."""
-    marks = {2001: "finding", 2004: "finding_info"}
+    """A hint when the table looks like another class: it has that class's finding object, not ours."""
+    from wazuh_ocsf.delivered_index import UID_PATHS
+
+    marks = {class_uid: parent for class_uid, (parent, _) in UID_PATHS.items()}
     ours = marks.get(source.class_uid)
     others = [uid for uid, column in marks.items() if uid != source.class_uid and column in columns]
     if ours and ours not in columns and others:
@@ -330,9 +334,9 @@ def check_partitions(ctx: Context, source: Source) -> Check:
     from botocore.exceptions import BotoCoreError, ClientError
 
     name = f"latest partition ({source.label})"
-    if source.found is None or not source.columns:
+    if source.found is None or not source.partition_keys:
         return Check(name, SKIP, "no table (see above)")
-    keys = [c["Name"].lower() for c in source.columns]
+    keys = [c["Name"].lower() for c in source.partition_keys]
     if "eventday" not in keys:
         return Check(name, SKIP, "the table has no eventday partition key (see above)")
     index = keys.index("eventday")

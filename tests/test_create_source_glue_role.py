@@ -32,6 +32,7 @@ GLUE_TRUST = {
 
 @pytest.fixture(scope="module")
 def iam_lake():
+    """moto's server (authentication on) with AWS's managed policies loaded, for AttachRolePolicy."""
     previous = os.environ.get("MOTO_IAM_LOAD_MANAGED_POLICIES")
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
     server = LakeServer().start()
@@ -47,7 +48,7 @@ def iam_lake():
 
 
 @pytest.fixture
-def lake(iam_lake, monkeypatch):
+def aws(iam_lake, monkeypatch):
     """The admin's credentials and moto's endpoints in the environment, as an administrator's shell has them."""
     for key in list(os.environ):
         if key.startswith(("WAZUH_OCSF_", "AWS_")):
@@ -118,7 +119,7 @@ def run(config, *extra: str) -> int:
                      "--external-id", "ext-0001", *extra])
 
 
-def test_creates_a_least_privilege_crawler_role_then_the_source(lake, security_lake_stub, config, capsys):
+def test_creates_a_least_privilege_crawler_role_then_the_source(aws, security_lake_stub, config, capsys):
     security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
     security_lake_stub.add_response("create_custom_log_source", created_reply(), create_request())
 
@@ -126,7 +127,7 @@ def test_creates_a_least_privilege_crawler_role_then_the_source(lake, security_l
 
     out = json.loads(capsys.readouterr().out)
     assert (out["crawler_role_arn"], out["crawler_role"], out["role_arn"]) == (ROLE_ARN, "created", PROVIDER_ROLE)
-    iam = lake.client("iam")
+    iam = aws.client("iam")
     role = iam.get_role(RoleName=ROLE)["Role"]
     assert role["AssumeRolePolicyDocument"] == GLUE_TRUST
     attached = iam.list_attached_role_policies(RoleName=ROLE)["AttachedPolicies"]
@@ -157,15 +158,15 @@ def test_creates_a_least_privilege_crawler_role_then_the_source(lake, security_l
     )
 
 
-def test_the_read_policy_reads_only_the_sources_prefix(lake):
+def test_the_read_policy_reads_only_the_sources_prefix(aws):
     """The inline policy, given to an identity, as IAM evaluates it: read ext/wazuh/, nothing else."""
     spec = glue_role.RoleSpec(ROLE, "wazuh", REGION, BUCKET)
-    lake.create_bucket(BUCKET)
-    s3 = lake.client("s3")
+    aws.create_bucket(BUCKET)
+    s3 = aws.client("s3")
     for key in ("ext/wazuh/region=us-east-1/x.parquet", "ext/other/region=us-east-1/x.parquet"):
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"PAR1")
-    reader = lake.create_user("crawler-like", *glue_role.read_policy(spec)["Statement"][1:])
-    client = lake.client("s3", reader)
+    reader = aws.create_user("crawler-like", *glue_role.read_policy(spec)["Statement"][1:])
+    client = aws.client("s3", reader)
     assert client.get_object(Bucket=BUCKET, Key="ext/wazuh/region=us-east-1/x.parquet")["Body"].read() == b"PAR1"
     for call in (
         lambda: client.get_object(Bucket=BUCKET, Key="ext/other/region=us-east-1/x.parquet"),
@@ -178,21 +179,21 @@ def test_the_read_policy_reads_only_the_sources_prefix(lake):
 
 
 @pytest.mark.parametrize("kms_key_id", [KEY_ARN, "1234abcd-12ab-34cd-56ef-1234567890ab"])
-def test_a_lake_with_a_customer_key_adds_decrypt_on_that_key_only(lake, security_lake_stub, config, capsys, kms_key_id):
+def test_a_lake_with_a_customer_key_adds_decrypt_on_that_key_only(aws, security_lake_stub, config, capsys, kms_key_id):
     security_lake_stub.add_response("list_data_lakes", data_lakes(kms_key_id), {"regions": [REGION]})
     security_lake_stub.add_response("create_custom_log_source", created_reply(), create_request())
 
     assert run(config, "--create-glue-role") == 0
 
     assert f"created the Glue crawler role {ROLE_ARN}" in capsys.readouterr().out
-    document = lake.client("iam").get_role_policy(RoleName=ROLE, PolicyName="wazuh-ocsf-crawler-read-wazuh")
+    document = aws.client("iam").get_role_policy(RoleName=ROLE, PolicyName="wazuh-ocsf-crawler-read-wazuh")
     assert document["PolicyDocument"]["Statement"][-1] == {
         "Sid": "DecryptWithTheLakeKey", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN,
     }
 
 
-def test_an_existing_role_that_trusts_glue_is_reused_and_its_policies_applied(lake, security_lake_stub, config, capsys):
-    iam = lake.client("iam")
+def test_an_existing_role_that_trusts_glue_is_reused_and_its_policies_applied(aws, security_lake_stub, config, capsys):
+    iam = aws.client("iam")
     iam.create_role(RoleName="my-crawler", AssumeRolePolicyDocument=json.dumps(GLUE_TRUST), Description="mine")
     security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
     security_lake_stub.add_response("create_custom_log_source", created_reply(),
@@ -207,8 +208,8 @@ def test_an_existing_role_that_trusts_glue_is_reused_and_its_policies_applied(la
     assert len(iam.list_attached_role_policies(RoleName="my-crawler")["AttachedPolicies"]) == 1
 
 
-def test_an_existing_role_with_another_trust_is_refused_untouched(lake, security_lake_stub, config, capsys):
-    iam = lake.client("iam")
+def test_an_existing_role_with_another_trust_is_refused_untouched(aws, security_lake_stub, config, capsys):
+    iam = aws.client("iam")
     ec2 = {**GLUE_TRUST["Statement"][0], "Principal": {"Service": "ec2.amazonaws.com"}}
     ec2_trust = {**GLUE_TRUST, "Statement": [ec2]}
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument=json.dumps(ec2_trust))
@@ -223,9 +224,9 @@ def test_an_existing_role_with_another_trust_is_refused_untouched(lake, security
     assert config.read_text() == before
 
 
-def test_iam_refusing_is_explained(lake, security_lake_stub, config, capsys, monkeypatch):
-    weak = lake.create_user("no-iam", allow("iam:GetRole", "*"))
-    for key, value in lake.environment(weak, "iam", "sts").items():
+def test_iam_refusing_is_explained(aws, security_lake_stub, config, capsys, monkeypatch):
+    weak = aws.create_user("no-iam", allow("iam:GetRole", "*"))
+    for key, value in aws.environment(weak, "iam", "sts").items():
         monkeypatch.setenv(key, value)
     security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
 
@@ -236,7 +237,7 @@ def test_iam_refusing_is_explained(lake, security_lake_stub, config, capsys, mon
     assert "iam:CreateRole" in err
 
 
-def test_a_new_role_not_yet_visible_to_security_lake_is_retried(lake, security_lake_stub, config, monkeypatch):
+def test_a_new_role_not_yet_visible_to_security_lake_is_retried(aws, security_lake_stub, config, monkeypatch):
     waits = []
     monkeypatch.setattr("time.sleep", waits.append)
     security_lake_stub.add_response("list_data_lakes", data_lakes(), {"regions": [REGION]})
@@ -248,7 +249,7 @@ def test_a_new_role_not_yet_visible_to_security_lake_is_retried(lake, security_l
     assert waits == [5.0]
 
 
-def test_dry_run_prints_every_request_and_sends_nothing(lake, security_lake_stub, config, capsys):
+def test_dry_run_prints_every_request_and_sends_nothing(aws, security_lake_stub, config, capsys):
     # The stubber has no response queued and the principal is not given: any request would fail.
     code = cli.main(["--config", str(config), "create-source", "--create-glue-role", "--external-id", "secret-9",
                      "--dry-run"])
@@ -275,7 +276,7 @@ def test_dry_run_prints_every_request_and_sends_nothing(lake, security_lake_stub
     )
     assert create["configuration"]["providerIdentity"] == {"principal": "<the caller's account>", "externalId": "****"}
     assert "secret-9" not in out
-    assert [r["RoleName"] for r in lake.client("iam").list_roles()["Roles"]] == []
+    assert [r["RoleName"] for r in aws.client("iam").list_roles()["Roles"]] == []
 
 
 def test_trust_policies_are_read_in_every_shape_iam_allows():
@@ -295,7 +296,7 @@ def test_trust_policies_are_read_in_every_shape_iam_allows():
     }]}) == [({"AWS": ["arn:aws:iam::111122223333:root"]}, {"StringEquals": {"sts:ExternalId": "x"}})]
 
 
-def test_no_lake_in_the_region_or_no_permission_is_explained(lake, security_lake_stub, config, capsys):
+def test_no_lake_in_the_region_or_no_permission_is_explained(aws, security_lake_stub, config, capsys):
     security_lake_stub.add_response("list_data_lakes", {"dataLakes": []}, {"regions": [REGION]})
     assert run(config, "--create-glue-role") == 1
     assert capsys.readouterr().err.startswith(
@@ -305,4 +306,4 @@ def test_no_lake_in_the_region_or_no_permission_is_explained(lake, security_lake
                                         service_message="denied", http_status_code=403)
     assert run(config, "--create-glue-role") == 1
     assert capsys.readouterr().err == f"ERROR: ListDataLakes {REGION} failed: AccessDeniedException: denied\n"
-    assert lake.client("iam").list_roles()["Roles"] == []
+    assert aws.client("iam").list_roles()["Roles"] == []

@@ -37,3 +37,25 @@ def lake():
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture
+def security_lake_stub(monkeypatch):
+    """A botocore ``Stubber`` on a real ``securitylake`` client, which ``security_lake.make_client`` returns.
+
+    moto lacks Security Lake: the stubber checks every request and reply against the service
+    model, and every queued reply must have been asked for by the end of the test.
+    """
+    import boto3
+    from botocore.stub import Stubber
+
+    from wazuh_ocsf import security_lake
+
+    client = boto3.client(
+        "securitylake", region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
+    )
+    stubber = Stubber(client)
+    monkeypatch.setattr(security_lake, "make_client", lambda region, endpoint_url=None: client)
+    with stubber:
+        yield stubber
+    stubber.assert_no_pending_responses()

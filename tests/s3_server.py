@@ -105,6 +105,21 @@ class LakeServer:
             aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"], region_name=REGION
         )
 
+    def environment(self, session: boto3.Session, *services: str) -> dict:
+        """Variables that point boto3's default chain at this server as ``session``'s identity.
+
+        ``AWS_ENDPOINT_URL_<SERVICE>`` for each of ``services``; no config or credentials file.
+        """
+        keys = session.get_credentials()
+        env = {
+            "AWS_ACCESS_KEY_ID": keys.access_key,
+            "AWS_SECRET_ACCESS_KEY": keys.secret_key,
+            "AWS_CONFIG_FILE": "/nonexistent",
+            "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+        }
+        env.update({f"AWS_ENDPOINT_URL_{service.upper()}": self.url for service in services})
+        return env
+
     def client(self, service: str, session: boto3.Session | None = None):
         """A client for this server, signed by ``session`` (default: the admin)."""
         return (session or self.admin).client(service, endpoint_url=self.url, region_name=REGION)

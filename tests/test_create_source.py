@@ -11,11 +11,9 @@ import json
 import os
 import stat
 
-import boto3
 import pytest
-from botocore.stub import Stubber
 
-from wazuh_ocsf import cli, security_lake
+from wazuh_ocsf import cli
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.config_file import update_settings
 from wazuh_ocsf.errors import ConfigError
@@ -51,18 +49,6 @@ def reply(name: str, class_word: str) -> dict:
 
 
 @pytest.fixture
-def stubbed(monkeypatch):
-    client = boto3.client(
-        "securitylake", region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"
-    )
-    stubber = Stubber(client)
-    monkeypatch.setattr(security_lake, "make_client", lambda region, endpoint_url=None: client)
-    with stubber:
-        yield stubber
-    stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
 def config(tmp_path, monkeypatch):
     path = tmp_path / "wazuh-ocsf.conf"
     path.write_text(CONFIG.format(spool=tmp_path / "spool"))
@@ -73,7 +59,7 @@ def config(tmp_path, monkeypatch):
     return path
 
 
-def test_creates_the_source_and_writes_role_and_location(stubbed, config, capsys):
+def test_creates_the_source_and_writes_role_and_location(security_lake_stub, config, capsys):
     expected = {
         "sourceName": "wazuh",
         "eventClasses": ["SECURITY_FINDING"],
@@ -83,7 +69,7 @@ def test_creates_the_source_and_writes_role_and_location(stubbed, config, capsys
         },
         "sourceVersion": "1.0",
     }
-    stubbed.add_response("create_custom_log_source", reply("wazuh", "SECURITY_FINDING"), expected)
+    security_lake_stub.add_response("create_custom_log_source", reply("wazuh", "SECURITY_FINDING"), expected)
     before = config.read_text()
     code = cli.main([
         "--config", str(config), "create-source", "--crawler-role-arn", CRAWLER, "--principal", "444455556666",
@@ -98,6 +84,8 @@ def test_creates_the_source_and_writes_role_and_location(stubbed, config, capsys
         "source_name": "wazuh",
         "class": "security_finding",
         "config_path": str(config),
+        "crawler_role_arn": CRAWLER,
+        "crawler_role": "given",
     }
     after = config.read_text()
     assert after == before.replace("ROLE_ARN=arn:aws:iam::111122223333:role/old", f"ROLE_ARN={PROVIDER_ROLE}") + (
@@ -114,8 +102,8 @@ def test_creates_the_source_and_writes_role_and_location(stubbed, config, capsys
     assert settings.destination_prefix(2001) == "ext/wazuh/"
 
 
-def test_detection_finding_class_and_a_generated_external_id(stubbed, config, capsys):
-    stubbed.add_response(
+def test_detection_finding_class_and_a_generated_external_id(security_lake_stub, config, capsys):
+    security_lake_stub.add_response(
         "create_custom_log_source",
         reply("wazuhdet", "DETECTION_FINDING"),
         {
@@ -146,8 +134,8 @@ def stubbed_any():
     return ANY
 
 
-def test_conflict_is_explained_and_the_config_untouched(stubbed, config, capsys):
-    stubbed.add_client_error(
+def test_conflict_is_explained_and_the_config_untouched(security_lake_stub, config, capsys):
+    security_lake_stub.add_client_error(
         "create_custom_log_source", service_error_code="ConflictException", service_message="already exists",
         http_status_code=409,
     )
@@ -160,13 +148,18 @@ def test_conflict_is_explained_and_the_config_untouched(stubbed, config, capsys)
     assert config.read_text() == before
 
 
-def test_dry_run_masks_the_external_id_and_sends_nothing(stubbed, config, capsys):
+def test_dry_run_masks_the_external_id_and_sends_nothing(security_lake_stub, config, capsys):
     code = cli.main(["--config", str(config), "create-source", "--crawler-role-arn", CRAWLER,
                      "--external-id", "secret-ext-9", "--dry-run"])
     assert code == 0
-    request = json.loads(capsys.readouterr().out)
+    out = capsys.readouterr().out
+    printed = json.loads(out)
+    assert [(r["service"], r["operation"]) for r in printed["requests"]] == [("securitylake", "CreateCustomLogSource")]
+    request = printed["requests"][0]["params"]
     assert request["configuration"]["providerIdentity"]["externalId"] == "****"
+    assert request["configuration"]["crawlerConfiguration"]["roleArn"] == CRAWLER
     assert request["eventClasses"] == ["SECURITY_FINDING"]
+    assert "secret-ext-9" not in out
 
 
 def test_update_settings_refuses_values_that_would_not_read_back(tmp_path):

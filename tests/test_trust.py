@@ -154,7 +154,10 @@ def test_create_source_as_root_ignores_a_config_wazuh_can_change(manager):
     done = root_cli(manager, "create-source", "--dry-run", "--crawler-role-arn", "arn:aws:iam::1:role/c",
                     "--principal", "111122223333", WAZUH_OCSF_REGION="us-east-1")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["sourceName"] == "wazuh"
+    requests = json.loads(done.stdout)["requests"]
+    create = next(r["params"] for r in requests if r["operation"] == "CreateCustomLogSource")
+    assert create["sourceName"] == "wazuh"
+    assert "attacker" not in done.stdout and "steal-my-session-token" not in done.stdout
     assert f"settings in {manager.config} are not read (uid {manager.uid}" in done.stderr
 
 

@@ -19,9 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--class", dest="ocsf_class", metavar="CLASS",
         help="security_finding or detection_finding (default: WAZUH_OCSF_OCSF_CLASS)",
     )
-    parser.add_argument(
-        "--crawler-role-arn", metavar="ARN", required=True,
+    crawler = parser.add_mutually_exclusive_group(required=True)
+    crawler.add_argument(
+        "--crawler-role-arn", metavar="ARN",
         help="IAM role the Glue crawler runs as (AWSGlueServiceRole and access to the lake bucket)",
+    )
+    crawler.add_argument(
+        "--create-glue-role", metavar="NAME", nargs="?", const="",
+        help="create (or reuse, when it trusts Glue) the crawler's role, least privilege: read of the source's "
+        "prefix only (default name: wazuh-ocsf-glue-<source>-<region>)",
     )
     parser.add_argument(
         "--principal", metavar="ACCOUNT",
@@ -32,7 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="external id the provider role will require (default: WAZUH_OCSF_EXTERNAL_ID, else a new random one)",
     )
     parser.add_argument("--source-version", metavar="VERSION", help="optional source version, e.g. 1.0")
-    parser.add_argument("--dry-run", action="store_true", help="print the request (external id masked); send nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true",
+        help="print every IAM and Security Lake request with its policy documents (external id masked); send nothing",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -60,27 +69,39 @@ def run(args: argparse.Namespace) -> int:
     source_name = args.source_name or settings.destination_source(class_uid) or "wazuh"
     external_id = args.external_id or settings.external_id or secrets.token_hex(16)
     principal = args.principal or (None if args.dry_run else _caller_account(settings))
+    crawler_role_arn, crawler_role = args.crawler_role_arn, "given"
+    if args.dry_run:
+        _print_dry_run(args, settings, source_name, class_uid, principal)
+        return 0
+    client = security_lake.make_client(settings.region)
+    if args.create_glue_role is not None:
+        crawler_role_arn, crawler_role = _ensure_glue_role(args, settings, source_name, client)
     params = security_lake.request_for(
         source_name=source_name,
         class_uid=class_uid,
-        crawler_role_arn=args.crawler_role_arn,
-        principal=principal or "<the caller's account>",
+        crawler_role_arn=crawler_role_arn,
+        principal=principal,
         external_id=external_id,
         source_version=args.source_version,
     )
-    if args.dry_run:
-        params["configuration"]["providerIdentity"]["externalId"] = "****"
-        print(json.dumps(params, indent=1))
-        return 0
-    created = security_lake.create_custom_source(security_lake.make_client(settings.region), params)
+    if crawler_role == "created":
+        created = security_lake.create_custom_source_for_new_role(client, params)
+    else:
+        created = security_lake.create_custom_source(client, params)
     written = update_settings(config_path, security_lake.settings_to_write(created, class_uid, external_id))
     if args.json:
-        print(json.dumps({**created, "class": CLASS_NAMES[class_uid], "config_path": config_path}))
+        print(json.dumps({
+            **created, "class": CLASS_NAMES[class_uid], "config_path": config_path,
+            "crawler_role_arn": crawler_role_arn, "crawler_role": crawler_role,
+        }))
     else:
+        if crawler_role != "given":
+            print(f"{crawler_role} the Glue crawler role {crawler_role_arn}")
         print(f"created custom source {source_name} ({CLASS_NAMES[class_uid]}): {created['location']}")
         print(f"provider role: {created['role_arn']}")
         print(f"updated {config_path}: " + ", ".join(w.split("=", 1)[0] for w in written))
-        print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there")
+        print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there, and after the first flush "
+              "and crawl `wazuh-ocsf doctor --lake` to check the source, crawler and table")
     return 0
 
 
@@ -97,3 +118,58 @@ def _caller_account(settings) -> str:
         return sts.get_caller_identity()["Account"]
     except (BotoCoreError, ClientError) as exc:
         raise ConfigError("--principal", f"not given, and the caller's account is unknown ({exc})") from None
+
+
+def _glue_role_spec(args, settings, source_name: str, lake: dict):
+    """The crawler role of one source (one per source, so per class once classes route to sources)."""
+    from wazuh_ocsf import glue_role
+
+    return glue_role.RoleSpec(
+        role_name=args.create_glue_role or glue_role.default_role_name(source_name, settings.region),
+        source_name=source_name,
+        region=settings.region,
+        bucket=lake["bucket"],
+        kms_key_arn=glue_role.kms_key_arn(lake["kms_key_id"], region=settings.region, account=lake["account"]),
+    )
+
+
+def _ensure_glue_role(args, settings, source_name: str, client) -> tuple:
+    """Find the lake's bucket and key, then create or reuse the crawler role; ``(ARN, outcome)``."""
+    import boto3
+
+    from wazuh_ocsf import glue_role, security_lake
+
+    spec = _glue_role_spec(args, settings, source_name, security_lake.data_lake(client, settings.region))
+    iam = boto3.Session(region_name=settings.region).client("iam", region_name=settings.region)
+    return glue_role.ensure_role(iam, spec)
+
+
+def _print_dry_run(args, settings, source_name: str, class_uid: int, principal) -> None:
+    """Print every request the real run would send, in order, as one JSON object; send nothing."""
+    from wazuh_ocsf import glue_role, security_lake
+    from wazuh_ocsf.glue_role import Request
+
+    requests, notes = [], []
+    crawler_role_arn = args.crawler_role_arn
+    if args.create_glue_role is not None:
+        requests.append(Request("securitylake", "ListDataLakes", {"regions": [settings.region]}))
+        bucket = settings.bucket or f"aws-security-data-lake-{settings.region}-<id from ListDataLakes>"
+        spec = _glue_role_spec(args, settings, source_name, {"bucket": bucket, "kms_key_id": None, "account": ""})
+        requests.append(Request("iam", "GetRole", {"RoleName": spec.role_name}))
+        requests.extend(glue_role.role_requests(spec))
+        crawler_role_arn = glue_role.role_arn(spec, "<the caller's account>")
+        notes.append(
+            f"the bucket is ListDataLakes' (shown: {bucket}); when the lake uses a customer managed KMS key the "
+            "read policy also allows kms:Decrypt on it; CreateRole is skipped when GetRole finds a role that trusts "
+            "Glue"
+        )
+    params = security_lake.request_for(
+        source_name=source_name,
+        class_uid=class_uid,
+        crawler_role_arn=crawler_role_arn,
+        principal=principal or "<the caller's account>",
+        external_id="****",
+        source_version=args.source_version,
+    )
+    requests.append(Request("securitylake", "CreateCustomLogSource", params))
+    print(json.dumps({"requests": [r.to_dict() for r in requests], "notes": notes}, indent=1))

@@ -20,6 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="write a zero-row Parquet object of the real schema to each destination (left in place)",
     )
+    parser.add_argument(
+        "--lake",
+        action="store_true",
+        help="check the lake side instead, read-only: custom source, provider role trust, Glue crawler, table "
+        "schema against ours, latest partition (as the lake administrator)",
+    )
     parser.add_argument("--json", action="store_true", help="print the checks as a JSON list")
     parser.add_argument(
         "--wazuh-home", metavar="DIR", help="the manager's home (default: WAZUH_OCSF_WAZUH_HOME, else /var/ossec)"
@@ -56,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
 
     home = _wazuh_home(args)
     layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
-    ctx = Context(layout, config_path=args.config, probe=args.probe)
-    results = run_checks(ctx)
+    if args.lake:
+        from wazuh_ocsf.lake_checks import run_lake_checks
+
+        ctx = Context(layout, config_path=args.config)
+        results = run_lake_checks(ctx)
+    else:
+        ctx = Context(layout, config_path=args.config, probe=args.probe)
+        results = run_checks(ctx)
     secrets = secrets_of(ctx.settings) if ctx.settings is not None else ()
     if args.json:
         print(redact(json.dumps([r.to_dict() for r in results], indent=1), secrets))

@@ -10,11 +10,11 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import stat
 from typing import Callable
 
 from wazuh_ocsf.durable import atomic_write
+from wazuh_ocsf_installer import safe_fs
 from wazuh_ocsf_installer.errors import InstallError, UsageError
 
 
@@ -124,8 +124,8 @@ def plan_file(
     detail = f"{owner.label} {mode_text(mode)}"
     current = _state(path)
     if current is not None and stat.S_ISREG(current.st_mode):
-        with open(path, "rb") as handle:
-            same = handle.read() == data
+        found = safe_fs.read_regular(path)
+        same = found is not None and found[0] == data
         if same and (current.st_uid, current.st_gid, stat.S_IMODE(current.st_mode)) == (owner.uid, owner.gid, mode):
             return Change("keep", shown, detail)
         verb = "update" if not same else "fix owner/mode"
@@ -133,6 +133,7 @@ def plan_file(
         raise InstallError(f"{path} exists and is not a regular file: move it away and re-run the installer")
     else:
         verb = "create"
+    safe_fs.check_replaceable(path)
 
     def apply() -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -189,10 +190,7 @@ def plan_remove(path: str, shown: str, detail: str = "") -> Change | None:
         return None
 
     def apply() -> None:
-        if stat.S_ISDIR(current.st_mode):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        safe_fs.remove_tree(path)
 
     return Change("remove", shown + ("/" if stat.S_ISDIR(current.st_mode) else ""), detail, apply)
 

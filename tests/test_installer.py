@@ -511,7 +511,7 @@ def test_dry_run_prints_every_change_and_makes_none(wheelhouse, tmp_path):
     for line in (
         f"would create {HOME}/wazuh-ocsf/venv/ (Python ",
         f"would install wazuh-ocsf {wazuh_ocsf.__version__} in the virtual environment"
-        f" (offline from wheelhouse {wheelhouse})",
+        f" (offline from wheelhouse {wheelhouse}, at the versions of {REPO / 'constraints.txt'})",
         f"would create {HOME}/integrations/custom-wazuh-ocsf (root:{GROUP} 0750)",
         f"would create {HOME}/etc/wazuh-ocsf.conf (root:{GROUP} 0640)",
         f"would create {HOME}/wazuh-ocsf/spool/ ({USER}:{GROUP} 0750)",

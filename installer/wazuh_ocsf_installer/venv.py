@@ -200,8 +200,7 @@ def plan_venv(
         if wheelhouse
         else f"from the source tree {source_dir}, dependencies from the package index"
     )
-    if no_deps:
-        source += ", without dependencies (--no-deps)"
+    source += ", without dependencies (--no-deps)" if no_deps else f", at the versions of {constraints}"
     was = current.get("version") if current else None
     content = source_digest(source_dir, wheelhouse, version)
     if was == version and content is not None and installed_digest(current["package"]) == content:

@@ -290,3 +290,25 @@ def test_an_unusable_output_dir_is_refused(installed, tmp_path):
     assert "the account cannot write it" in result.stderr and "chown wazuh:wazuh" in result.stderr
     assert snapshot(root) == before
     assert stat.S_IMODE(locked.stat().st_mode) == 0o755
+
+
+def test_symlinks_planted_for_the_next_pids_receive_nothing(installed, tmp_path, wazuh_ids):
+    """``wazuh`` plants ``etc/.ossec.conf.<pid>.tmp`` (and the settings file's) for every pid to come."""
+    root = copy_tree(installed, tmp_path)
+    target = root / "etc/victim"
+    target.write_text("root's own file\n")
+    target.chmod(0o600)
+    etc = root / ETC
+    start = int(Path("/proc/sys/kernel/ns_last_pid").read_text())
+    for pid in range(start + 1, min(start + 3000, int(Path("/proc/sys/kernel/pid_max").read_text()))):
+        for name in ("ossec.conf", "wazuh-ocsf.conf", "ossec.conf.wazuh-ocsf-backup"):
+            link = etc / f".{name}.{pid}.tmp"
+            link.symlink_to(target)
+            as_wazuh(link, *wazuh_ids)
+    before = outside(snapshot(root))
+    result = install(root, "--level", "9", "--region", "eu-central-1")
+    assert result.returncode == 0, result.stderr
+    assert target.read_text() == "root's own file\n" and owner_mode(target) == (0, 0, 0o600)
+    assert outside(snapshot(root)) == before
+    assert b"<level>9</level>" in (etc / "ossec.conf").read_bytes()
+    assert not (etc / "ossec.conf").is_symlink()

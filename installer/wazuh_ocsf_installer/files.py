@@ -11,9 +11,10 @@ import grp
 import os
 import pwd
 import stat
+import tempfile
 from typing import Callable
 
-from wazuh_ocsf.durable import atomic_write
+from wazuh_ocsf.durable import replace_durably
 from wazuh_ocsf_installer import safe_fs
 from wazuh_ocsf_installer.errors import InstallError, UsageError
 
@@ -110,11 +111,24 @@ def _state(path: str) -> os.stat_result | None:
 
 
 def write_atomic(path: str, data: bytes, uid: int, gid: int, mode: int) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory, with owner and mode, then rename."""
-    with atomic_write(path, binary=True, mode=mode) as handle:
-        handle.write(data)
-        os.fchown(handle.fileno(), uid, gid)
-        os.fchmod(handle.fileno(), mode)
+    """Write ``data`` to ``path`` via a temp file in the same directory, with owner and mode, then rename.
+
+    The temp name is unpredictable and created ``O_EXCL`` (``mkstemp``): in ``etc/``, which the
+    ``wazuh`` account can write, a symlink planted under a guessable name cannot receive the data,
+    the owner or the mode. The rename replaces whatever is at ``path`` without following it.
+    """
+    directory, name = os.path.split(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
+    with os.fdopen(fd, "wb") as handle:
+        try:
+            handle.write(data)
+            handle.flush()
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+        except BaseException:
+            os.unlink(temp)
+            raise
+    replace_durably(temp, path)
 
 
 def plan_file(

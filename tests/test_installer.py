@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import platform
 import pwd
 import re
 import shutil
@@ -1055,3 +1056,24 @@ def test_monitor_group_gets_a_status_view_and_nothing_else(installed, tmp_path):
     result = run_installer(root, "--uninstall")
     assert result.returncode == 0, result.stderr
     assert not view_dir.exists()
+
+
+def test_a_manager_with_python_3_9_gets_a_venv_from_python_3_10_or_a_clear_refusal(tmp_path):
+    """Wazuh 4.2-4.7 embed Python 3.9: the installer runs on it, the hook too, but the venv needs 3.10+."""
+    python39 = Path("/root/.pyenv/versions/3.9.18/bin/python3.9")
+    if not python39.exists():
+        pytest.skip(f"no Python 3.9 at {python39}")
+    root = tmp_path / "root"
+    home = make_manager(root, lived_in_conf(), version="4.7.5")
+    embedded = home / "framework/python/bin/python3"
+    embedded.unlink()
+    embedded.symlink_to(python39)
+    result = run_installer(root, "--dry-run")
+    assert result.returncode == 1
+    assert "is Python 3.9.18: the flusher's virtual environment needs 3.10 or newer" in result.stderr
+    assert "Pass --python" in result.stderr
+    result = run_installer(root, "--dry-run", "--python", sys.executable)
+    assert result.returncode == 0, result.stderr
+    assert f"would create {HOME}/wazuh-ocsf/venv/  (Python {platform.python_version()} from {sys.executable})" in (
+        result.stdout
+    )

@@ -212,11 +212,17 @@ def plan_data_dir(
     return Change("create" if current is None else "fix owner/mode", logical + "/", detail, apply)
 
 
+def _read_ossec_conf(layout: Layout) -> str:
+    """ossec.conf's text ("" if missing), every byte kept; never through a symlink (refused)."""
+    found = safe_fs.read_regular(layout.phys(layout.ossec_conf))
+    return found[0].decode("utf-8", "surrogateescape") if found else ""
+
+
 def installed_mode(layout: Layout) -> str | None:
     """``follow`` when the installer's follow unit is there, ``hook`` when our ossec.conf block is, else None."""
     if schedule.is_ours(read_text(layout.phys(layout.follow_unit))):
         return "follow"
-    text = read_text(layout.phys(layout.ossec_conf)) or ""
+    text = _read_ossec_conf(layout)
     try:
         return "hook" if ossec_conf.find_ours(text, ossec_conf.scan(text)) else None
     except OssecConfError:
@@ -232,7 +238,7 @@ def _existing_filters(layout: Layout, plan: Plan, mode: str) -> tuple[dict, str]
         values = config_file.values(read_settings_file(layout) or "")
         found = {tag: values[key] for tag, key in follow_service.FILTER_SETTINGS.items() if values.get(key)}
         return found, f"{layout.config} setting"
-    text = read_text(layout.phys(layout.ossec_conf)) or ""
+    text = _read_ossec_conf(layout)
     found = ossec_conf.block_values(text)
     existing = found[0] if found else {}
     for tag in set(existing) - set(ossec_conf.ALLOWED_TAGS):

@@ -14,7 +14,7 @@ import stat
 import tempfile
 from typing import Callable
 
-from wazuh_ocsf.durable import replace_durably
+from wazuh_ocsf.durable import fsync_path
 from wazuh_ocsf_installer import safe_fs
 from wazuh_ocsf_installer.errors import InstallError, UsageError
 
@@ -125,10 +125,12 @@ def write_atomic(path: str, data: bytes, uid: int, gid: int, mode: int) -> None:
             handle.flush()
             os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
+            os.fsync(fd)  # through the descriptor: the name is never opened again
         except BaseException:
             os.unlink(temp)
             raise
-    replace_durably(temp, path)
+    os.replace(temp, path)
+    fsync_path(directory or ".")
 
 
 def plan_file(

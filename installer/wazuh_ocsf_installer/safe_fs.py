@@ -94,21 +94,6 @@ def open_dir(path: str, *, create_mode: int | None = None) -> int:
         raise
 
 
-def lstat(path: str) -> os.stat_result | None:
-    """``lstat`` of ``path`` reached through :func:`open_dir` (None when it or a parent is missing)."""
-    parent, name = os.path.split(os.path.normpath(path))
-    try:
-        fd = open_dir(parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        return os.stat(name, dir_fd=fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-    finally:
-        os.close(fd)
-
-
 def read_regular(path: str) -> tuple[bytes, os.stat_result] | None:
     """The bytes and ``fstat`` of the regular file ``path``, never through a symlink; None if missing.
 

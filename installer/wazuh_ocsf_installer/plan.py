@@ -183,6 +183,8 @@ def plan_data_dir(
     An existing directory the installer did not create (not in its record, not its default spool)
     keeps its owner and mode: when they do not let ``owner`` write, the install is refused.
     """
+    if not os.path.isabs(logical):
+        raise UsageError(f"{what} {logical!r}: give an absolute path (the flusher runs from another directory)")
     phys = layout.phys(logical)
     ours = record.created(logical) or os.path.normpath(logical) == layout.default_spool
     detail = f"{owner.label} {mode_text(mode)}"

@@ -66,12 +66,6 @@ class InstallRecord:
             self.created_dirs.append(logical)
             self.save()
 
-    def forget_dir(self, logical: str) -> None:
-        logical = os.path.normpath(logical)
-        if logical in self.created_dirs:
-            self.created_dirs.remove(logical)
-            self.save()
-
     def set_monitor_group(self, value: str | None) -> None:
         if value != self.monitor_group:
             self.monitor_group = value

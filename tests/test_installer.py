@@ -21,6 +21,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import platform
 import pwd
 import re
 import shutil
@@ -104,17 +105,17 @@ def _record_hash(data: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
-def build_wheel(out: Path) -> Path:
+def build_wheel(out: Path, repo: Path = REPO) -> Path:
     """This project's wheel, offline: ``pip wheel`` when the ``wheel`` package is there, else by hand.
 
     The dev venv has setuptools but not ``wheel``, and pip's isolated build would fetch both from
     the index; the fallback writes the same PEP 427 archive (package files, METADATA with the
-    setup.cfg requirements, the console script) with zipfile.
+    setup.cfg requirements, the console script) with zipfile. ``repo``: a copy of the project to build.
     """
     if importlib.util.find_spec("wheel") is not None:
         source = out / "src"
         shutil.copytree(
-            REPO, source, ignore=shutil.ignore_patterns(".venv*", ".git", "build", "*.egg-info", "__pycache__")
+            repo, source, ignore=shutil.ignore_patterns(".venv*", ".git", "build", "*.egg-info", "__pycache__")
         )
         command = [
             sys.executable,
@@ -131,16 +132,17 @@ def build_wheel(out: Path) -> Path:
         subprocess.run(command, check=True, capture_output=True)
         return next(out.glob("wazuh_ocsf-*.whl"))
     cfg = configparser.ConfigParser()
-    cfg.read(REPO / "setup.cfg")
-    version = re.search(r'__version__ = "([^"]+)"', (REPO / "wazuh_ocsf" / "__init__.py").read_text()).group(1)
+    cfg.read(repo / "setup.cfg")
+    version = re.search(r'__version__ = "([^"]+)"', (repo / "wazuh_ocsf" / "__init__.py").read_text()).group(1)
     requires = [r.strip() for r in cfg["options"]["install_requires"].splitlines() if r.strip()]
     scripts = [s.strip() for s in cfg["options.entry_points"]["console_scripts"].splitlines() if s.strip()]
     info = f"wazuh_ocsf-{version}.dist-info"
     members = {}
-    for path in sorted((REPO / "wazuh_ocsf").rglob("*")):
+    for path in sorted((repo / "wazuh_ocsf").rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-            members[path.relative_to(REPO).as_posix()] = path.read_bytes()
-    metadata = f"Metadata-Version: 2.1\nName: wazuh-ocsf\nVersion: {version}\nRequires-Python: >=3.9\n"
+            members[path.relative_to(repo).as_posix()] = path.read_bytes()
+    python = cfg["options"]["python_requires"]
+    metadata = f"Metadata-Version: 2.1\nName: wazuh-ocsf\nVersion: {version}\nRequires-Python: {python}\n"
     members[f"{info}/METADATA"] = (metadata + "".join(f"Requires-Dist: {r}\n" for r in requires)).encode()
     members[f"{info}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: tests/test_installer.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
@@ -387,6 +389,39 @@ def test_rerun_changes_nothing(installed, tmp_path):
     assert "restart" not in result.stdout
 
 
+def test_install_shows_pips_progress(installed):
+    _, _, result = installed
+    out = result.stdout
+    assert f"install         wazuh-ocsf {wazuh_ocsf.__version__} in the virtual environment" in out
+    assert "      | Processing " in out and "      | Successfully installed wazuh-ocsf" in out  # no silent minute
+
+
+def test_rerun_deploys_a_changed_file_of_the_same_version(wheelhouse, tmp_path):
+    """Upgrades compare content, not the version string: the venv and the hook's lib copy get the new file."""
+    root = tmp_path / "root"
+    make_manager(root, lived_in_conf())
+    assert run_installer(root, "--wheelhouse", str(wheelhouse), "--no-deps").returncode == 0
+    changed = tmp_path / "changed"
+    shutil.copytree(
+        REPO, changed, ignore=shutil.ignore_patterns(".venv*", ".git", "build", "*.egg-info", "__pycache__", "tests")
+    )
+    marker = "\n# changed without a version bump\n"
+    with open(changed / "wazuh_ocsf/status.py", "a", encoding="utf-8") as handle:
+        handle.write(marker)
+    wheels2 = tmp_path / "wheels2"
+    wheels2.mkdir()
+    build_wheel(wheels2, changed)
+    result = run_installer(root, "--wheelhouse", str(wheels2), "--no-deps")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"reinstall       wazuh-ocsf {wazuh_ocsf.__version__} in the virtual environment" in result.stdout
+    home = root / HOME.lstrip("/")
+    [venv_copy] = (home / "wazuh-ocsf/venv/lib").glob("python3*/site-packages/wazuh_ocsf/status.py")
+    assert venv_copy.read_text().endswith(marker)
+    assert (home / "wazuh-ocsf/lib/wazuh_ocsf/status.py").read_text().endswith(marker)
+    again = run_installer(root, "--wheelhouse", str(wheels2), "--no-deps")
+    assert again.returncode == 0 and "reinstall" not in again.stdout and "sync " not in again.stdout
+
+
 def test_rerun_updates_the_block_in_place_and_keeps_settings(installed, tmp_path):
     root = copy_tree(installed[0], tmp_path)
     _, original, _ = installed
@@ -481,7 +516,7 @@ def test_dry_run_prints_every_change_and_makes_none(wheelhouse, tmp_path):
     for line in (
         f"would create {HOME}/wazuh-ocsf/venv/ (Python ",
         f"would install wazuh-ocsf {wazuh_ocsf.__version__} in the virtual environment"
-        f" (offline from wheelhouse {wheelhouse})",
+        f" (offline from wheelhouse {wheelhouse}, at the versions of {REPO / 'constraints.txt'})",
         f"would create {HOME}/integrations/custom-wazuh-ocsf (root:{GROUP} 0750)",
         f"would create {HOME}/etc/wazuh-ocsf.conf (root:{GROUP} 0640)",
         f"would create {HOME}/wazuh-ocsf/spool/ ({USER}:{GROUP} 0750)",
@@ -979,3 +1014,69 @@ def test_installed_integration_spools_an_alert_and_flush_writes_parquet(installe
     table = pq.read_table(objects[0])
     assert table.num_rows == 1
     assert table.column("class_uid").to_pylist() == [2001]
+
+
+# -- accounts and monitoring -------------------------------------------------------------------
+
+
+def test_the_account_defaults_to_ossec_on_wazuh_4_2(tmp_path):
+    """Wazuh 4.3 renamed the ``ossec`` account ``wazuh``: without --user/--group, 4.0-4.2 get ``ossec``."""
+    root = tmp_path / "root"
+    make_manager(root, lived_in_conf(), version="4.2.7")
+    (root / "etc/passwd").write_text(f"root:x:0:0::/root:/bin/sh\nossec:x:{UID}:{GID}::{HOME}:/sbin/nologin\n")
+    (root / "etc/group").write_text(f"root:x:0:\nossec:x:{GID}:\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WAZUH_OCSF", "PYTHON"))}
+    command = ["sh", str(INSTALL_SH), "--root", str(root), "--dry-run", "--scheduler", "cron"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert f"would create {HOME}/wazuh-ocsf/spool/ (ossec:ossec 0750)" in out
+    assert f"{HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf flush" in out and " ossec /var/ossec/wazuh-ocsf/venv" in out
+
+
+def test_monitor_group_gets_a_status_view_and_nothing_else(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    group_file = root / "etc/group"
+    group_file.write_text(f"{GROUP}:x:{GID}:\nwazuh-monitor:x:4242:\n")
+    service = root / "etc/systemd/system/wazuh-ocsf-flush.service"
+    result = run_installer(root, "--monitor-group", "wazuh-monitor")
+    assert result.returncode == 0, result.stderr
+    view_dir = root / "var/lib/wazuh-ocsf"
+    assert owner_mode(view_dir) == (UID, 4242, 0o2750)  # files the flush writes there get the group
+    command = (
+        f"umask 027; {HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf status --json > /var/lib/wazuh-ocsf/.status.json.new;"
+        " mv -f /var/lib/wazuh-ocsf/.status.json.new /var/lib/wazuh-ocsf/status.json"
+    )
+    assert f"ExecStopPost=-/bin/sh -c '{command}'" in service.read_text().splitlines()
+    home = root / HOME.lstrip("/")
+    assert owner_mode(home / "etc/wazuh-ocsf.conf") == (0, GID, 0o640)  # the group gets no settings, no secret
+    assert owner_mode(home / "wazuh-ocsf/spool") == (UID, GID, 0o750)  # nor the spool
+    before = snapshot(root)
+    assert run_installer(root).returncode == 0  # kept on re-runs
+    assert snapshot(root) == before
+    result = run_installer(root, "--monitor-group", "")
+    assert result.returncode == 0, result.stderr
+    assert "ExecStopPost" not in service.read_text()
+    result = run_installer(root, "--uninstall")
+    assert result.returncode == 0, result.stderr
+    assert not view_dir.exists()
+
+
+def test_a_manager_with_python_3_9_gets_a_venv_from_python_3_10_or_a_clear_refusal(tmp_path):
+    """Wazuh 4.2-4.7 embed Python 3.9: the installer runs on it, the hook too, but the venv needs 3.10+."""
+    python39 = Path("/root/.pyenv/versions/3.9.18/bin/python3.9")
+    if not python39.exists():
+        pytest.skip(f"no Python 3.9 at {python39}")
+    root = tmp_path / "root"
+    home = make_manager(root, lived_in_conf(), version="4.7.5")
+    embedded = home / "framework/python/bin/python3"
+    embedded.unlink()
+    embedded.symlink_to(python39)
+    result = run_installer(root, "--dry-run")
+    assert result.returncode == 1
+    assert "is Python 3.9.18: the flusher's virtual environment needs 3.10 or newer" in result.stderr
+    assert "Pass --python" in result.stderr
+    result = run_installer(root, "--dry-run", "--python", sys.executable)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert f"would create {HOME}/wazuh-ocsf/venv/ (Python {platform.python_version()} from {sys.executable})" in out

@@ -48,10 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="install into DIR as a filesystem root (tests, images): never runs systemctl",
     )
     where.add_argument(
-        "--user", default="wazuh", help="the Wazuh user: owns the spool, runs the flusher (default: %(default)s)"
+        "--user", help="the Wazuh user: owns the spool, runs the flusher (default: wazuh; ossec on Wazuh 4.0-4.2)"
     )
     where.add_argument(
-        "--group", default="wazuh", help="the Wazuh group: group of every installed file (default: %(default)s)"
+        "--group", help="the Wazuh group: group of every installed file (default: wazuh; ossec on Wazuh 4.0-4.2)"
     )
     where.add_argument(
         "--bin-dir",
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument(
         "--python",
         metavar="PATH",
-        help="Python 3.9+ for the virtual environment (default: the manager's embedded Python)",
+        help="Python 3.10+ for the virtual environment (default: the manager's embedded Python if 3.10+,"
+        " else the one running the installer)",
     )
     package.add_argument("--rebuild-venv", action="store_true", help="recreate the virtual environment from scratch")
 
@@ -129,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="how the flush is scheduled (default: auto)",
     )
+    run.add_argument(
+        "--monitor-group",
+        metavar="GROUP",
+        help="let GROUP read the pipeline's status: every flush writes `status --json` to"
+        " /var/lib/wazuh-ocsf/status.json (wazuh:GROUP 0640; no settings, spool or secret);"
+        ' kept on re-runs, "" stops it',
+    )
     run.add_argument("--restart", action="store_true", help="restart the manager when ossec.conf changed")
     run.add_argument("--dry-run", action="store_true", help="print every change without making any")
 
@@ -163,6 +171,7 @@ def _check_usage(args) -> None:
         "source_name",
         "source_location",
         "role_arn",
+        "monitor_group",
     )
     if args.uninstall and any(getattr(args, name) for name in install_only):
         raise UsageError("--uninstall takes no install options")
@@ -215,6 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InstallError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return next((code for kind, code in EXIT_CODES if isinstance(exc, kind)), EXIT_FAILED)
+    except OSError as exc:  # a change that failed while applying: say which, without a traceback
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(
+            f"ERROR: {exc.strerror or exc}{where}: the installer stopped; re-run it once that is fixed", file=sys.stderr
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("ERROR: interrupted", file=sys.stderr)
         return 130

@@ -13,7 +13,7 @@ import re
 import tempfile
 import time
 
-from wazuh_ocsf.config import SETTINGS, load_settings
+from wazuh_ocsf.config import SETTINGS, load_settings, read_config_file
 from wazuh_ocsf.errors import ConfigError
 from wazuh_ocsf_installer.errors import UsageError
 
@@ -47,6 +47,10 @@ def quote(key: str, value: str) -> str:
     """``value`` as written in the file; refuse what cannot be written so that both readers agree."""
     if "\n" in value or "\r" in value or "\0" in value:
         raise UsageError(f"{key}: a value cannot span lines")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{key}: the value is not valid text (bytes that are not UTF-8)") from None
     if value != value.strip():
         raise UsageError(f"{key}: a value cannot start or end with white space")
     if _PLAIN_RE.fullmatch(value):
@@ -94,13 +98,23 @@ def masked(text: str) -> str:
     return "".join(out)
 
 
-def validate(text: str, home: str):
-    """Parse ``text`` as the hook will (nothing from the environment); the Settings, or UsageError."""
+def _parse(text: str, reader):
+    """``reader(path)`` on ``text`` written to a private temp file (the readers take paths)."""
     with tempfile.TemporaryDirectory(prefix="wazuh-ocsf-installer-") as tmp:
         path = os.path.join(tmp, "wazuh-ocsf.conf")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(text)
         try:
-            return load_settings(wazuh_home=home, path=path, environ={})
+            return reader(path)
         except ConfigError as exc:
             raise UsageError(f"the wazuh-ocsf settings would be invalid: {exc}") from None
+
+
+def validate(text: str, home: str):
+    """Parse ``text`` as the hook will (nothing from the environment); the Settings, or UsageError."""
+    return _parse(text, lambda path: load_settings(wazuh_home=home, path=path, environ={}))
+
+
+def values(text: str) -> dict:
+    """The ``KEY=VALUE`` pairs of ``text`` as the programs read them, or UsageError."""
+    return _parse(text, read_config_file)

@@ -136,6 +136,12 @@ def detect_manager(target: Target, *, uninstalling: bool = False) -> Manager:
     return manager
 
 
+def default_account(version: str | None) -> str:
+    """The Wazuh account's name: ``ossec`` up to 4.2 (4.3 renamed it), else ``wazuh``."""
+    match = _VERSION_RE.match(version or "")
+    return "ossec" if match and (int(match.group(1)), int(match.group(2))) < (4, 3) else "wazuh"
+
+
 def has_systemd(target: Target) -> bool:
     """Whether the target runs systemd: booted with it, or (under --root) has a systemd unit directory."""
     if target.is_fake_root:

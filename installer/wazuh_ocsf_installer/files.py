@@ -10,11 +10,12 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import stat
+import tempfile
 from typing import Callable
 
-from wazuh_ocsf.durable import atomic_write
+from wazuh_ocsf.durable import fsync_path
+from wazuh_ocsf_installer import safe_fs
 from wazuh_ocsf_installer.errors import InstallError, UsageError
 
 
@@ -110,11 +111,26 @@ def _state(path: str) -> os.stat_result | None:
 
 
 def write_atomic(path: str, data: bytes, uid: int, gid: int, mode: int) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory, with owner and mode, then rename."""
-    with atomic_write(path, binary=True, mode=mode) as handle:
-        handle.write(data)
-        os.fchown(handle.fileno(), uid, gid)
-        os.fchmod(handle.fileno(), mode)
+    """Write ``data`` to ``path`` via a temp file in the same directory, with owner and mode, then rename.
+
+    The temp name is unpredictable and created ``O_EXCL`` (``mkstemp``): in ``etc/``, which the
+    ``wazuh`` account can write, a symlink planted under a guessable name cannot receive the data,
+    the owner or the mode. The rename replaces whatever is at ``path`` without following it.
+    """
+    directory, name = os.path.split(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
+    with os.fdopen(fd, "wb") as handle:
+        try:
+            handle.write(data)
+            handle.flush()
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+            os.fsync(fd)  # through the descriptor: the name is never opened again
+        except BaseException:
+            os.unlink(temp)
+            raise
+    os.replace(temp, path)
+    fsync_path(directory or ".")
 
 
 def plan_file(
@@ -124,8 +140,8 @@ def plan_file(
     detail = f"{owner.label} {mode_text(mode)}"
     current = _state(path)
     if current is not None and stat.S_ISREG(current.st_mode):
-        with open(path, "rb") as handle:
-            same = handle.read() == data
+        found = safe_fs.read_regular(path)
+        same = found is not None and found[0] == data
         if same and (current.st_uid, current.st_gid, stat.S_IMODE(current.st_mode)) == (owner.uid, owner.gid, mode):
             return Change("keep", shown, detail)
         verb = "update" if not same else "fix owner/mode"
@@ -133,6 +149,7 @@ def plan_file(
         raise InstallError(f"{path} exists and is not a regular file: move it away and re-run the installer")
     else:
         verb = "create"
+    safe_fs.check_replaceable(path)
 
     def apply() -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -189,10 +206,7 @@ def plan_remove(path: str, shown: str, detail: str = "") -> Change | None:
         return None
 
     def apply() -> None:
-        if stat.S_ISDIR(current.st_mode):
-            shutil.rmtree(path)
-        else:
-            os.unlink(path)
+        safe_fs.remove_tree(path)
 
     return Change("remove", shown + ("/" if stat.S_ISDIR(current.st_mode) else ""), detail, apply)
 

@@ -160,6 +160,8 @@ def check_value(tag: str, value: str) -> str:
     if value != value.strip() or not value:
         raise ValueError("empty, or with leading or trailing white space")
     for char in value:
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError("contains bytes that are not UTF-8 text")
         if char in "<>&" or ord(char) < 32 or ord(char) == 127:
             raise ValueError(
                 f"contains {char!r}: Wazuh's ossec.conf parser does not decode XML escapes, so it cannot be written"
@@ -288,11 +290,26 @@ def upsert(text: str, values: dict) -> str:
     return _splice(text, edits)
 
 
+def _parse_xml(block: str) -> ET.Element:
+    """``block`` parsed from its original bytes: a byte that is not UTF-8 is a ParseError, not a crash.
+
+    The file is read with ``surrogateescape`` (every byte kept, never re-encoded), so a Latin-1
+    byte is a lone surrogate here; the XML parser gets the bytes back and reports it as XML.
+    """
+    return ET.fromstring(block.encode("utf-8", "surrogateescape"))
+
+
 def block_values(text: str) -> list[dict]:
     """The tag → value dicts of every wazuh-ocsf block in ``text``, as a standard XML parser reads them."""
     out = []
     for _, element in find_ours(text, scan(text)):
-        parsed = ET.fromstring(text[element.start : element.end])
+        try:
+            parsed = _parse_xml(text[element.start : element.end])
+        except ET.ParseError as exc:
+            raise OssecConfError(
+                f"ossec.conf line {_line(text, element.start)}: the wazuh-ocsf block is not readable XML ({exc}):"
+                " fix or remove it by hand, then re-run the installer"
+            ) from None
         out.append({child.tag: child.text or "" for child in parsed})
     return out
 
@@ -307,13 +324,13 @@ def check_edit(old: str, new: str, expected: dict | None) -> list[str]:
     for root in scan(old):
         block = old[root.start : root.end]
         try:
-            ET.fromstring(block)
+            _parse_xml(block)
         except ET.ParseError:
             old_failing.add(block)
     for root in scan(new):
         block = new[root.start : root.end]
         try:
-            ET.fromstring(block)
+            _parse_xml(block)
         except ET.ParseError as exc:
             if block not in old_failing:
                 raise OssecConfError(

@@ -16,10 +16,9 @@ import time
 
 import wazuh_ocsf
 import wazuh_ocsf.config
-from wazuh_ocsf.errors import ConfigError
 from wazuh_ocsf.spool import SEGMENTS
-from wazuh_ocsf_installer import INTEGRATION_NAME, config_file, follow_service, ossec_conf, schedule, venv
-from wazuh_ocsf_installer.detect import Target, detect_manager, has_systemd, python_version
+from wazuh_ocsf_installer import INTEGRATION_NAME, config_file, follow_service, ossec_conf, safe_fs, schedule, venv
+from wazuh_ocsf_installer.detect import Target, default_account, detect_manager, has_systemd, python_version
 from wazuh_ocsf_installer.errors import InstallError, OssecConfError, UsageError
 from wazuh_ocsf_installer.files import (
     Change,
@@ -35,9 +34,13 @@ from wazuh_ocsf_installer.files import (
     resolve_owner,
     write_atomic,
 )
+from wazuh_ocsf_installer.record import FILE_NAME as RECORD_NAME
+from wazuh_ocsf_installer.record import InstallRecord
 
 SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PACKAGE_DIR = "wazuh-ocsf"
+#: ``--monitor-group``: ``status --json`` as of the last flush, outside the Wazuh home (which is 0750).
+STATUS_VIEW = "/var/lib/wazuh-ocsf/status.json"
 #: ossec.conf tag → the option that sets it and its argparse dest.
 FILTER_OPTIONS = {
     "level": ("--level", "level"),
@@ -88,6 +91,8 @@ class Layout:
         #: The link ``systemctl enable`` makes for the timer (under ``--root`` the installer makes it).
         self.timer_wants = os.path.join(schedule.UNIT_DIR, "timers.target.wants", schedule.TIMER)
         self.follow_unit = follow_service.UNIT
+        self.record = os.path.join(self.base, RECORD_NAME)
+        self.default_spool = os.path.join(self.base, "spool")
 
     def phys(self, logical: str) -> str:
         return self.target.path(logical)
@@ -97,7 +102,9 @@ def _diff(old: str, new: str, path: str) -> str:
     lines = difflib.unified_diff(
         old.splitlines(keepends=True), new.splitlines(keepends=True), f"{path} (now)", f"{path} (after)", n=2
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines).replace("\r", "")
+    text = "".join(line if line.endswith("\n") else line + "\n" for line in lines).replace("\r", "")
+    # Bytes that are not UTF-8 (kept as surrogates) are shown escaped, as \xe9: printing cannot fail.
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _backup_path(path: str) -> str:
@@ -112,22 +119,25 @@ def _backup_path(path: str) -> str:
 def plan_ossec_conf(layout: Layout, plan: Plan, values: dict | None) -> Change | None:
     """Change ossec.conf so our block holds ``values`` (None: remove it); backup, check, atomic replace."""
     path = layout.phys(layout.ossec_conf)
-    old = read_text(path)
-    if old is None:
+    found = safe_fs.read_regular(path)
+    if found is None:
         if values is None:
             return None
         raise OssecConfError(f"{path} is missing")
+    old_bytes, info = found
+    old = old_bytes.decode("utf-8", "surrogateescape")  # bytes kept as they are: never re-encoded
     new = ossec_conf.remove(old) if values is None else ossec_conf.upsert(old, values)
     plan.warnings.extend(ossec_conf.check_edit(old, new, values))
     if new == old:
         return Change(
             "keep", layout.ossec_conf, "the wazuh-ocsf block is as asked" if values else "no wazuh-ocsf block"
         )
-    info = os.stat(path)
+    safe_fs.check_replaceable(path)
     backup = _backup_path(path)
 
     def apply() -> None:
-        if read_text(path) != old:
+        now = safe_fs.read_regular(path)
+        if now is None or now[0] != old_bytes:
             raise OssecConfError(f"{path} changed while the installer ran: nothing written; re-run the installer")
         write_atomic(backup, encode(old), info.st_uid, info.st_gid, info.st_mode & 0o7777)
         write_atomic(path, encode(new), info.st_uid, info.st_gid, info.st_mode & 0o7777)
@@ -139,11 +149,82 @@ def plan_ossec_conf(layout: Layout, plan: Plan, values: dict | None) -> Change |
     return Change("update", layout.ossec_conf, detail, apply, _diff(old, new, layout.ossec_conf))
 
 
+def read_settings_file(layout: Layout) -> str | None:
+    """``etc/wazuh-ocsf.conf`` as text, None if missing; refused unless only root can have written it.
+
+    ``etc/`` is writable by the ``wazuh`` account, which can replace the file with its own (say,
+    one naming ``/etc/sudoers.d`` as the spool): root reads it only when it is a regular file (not
+    a symlink) owned by root with one link and no group or world write permission.
+    """
+    path = layout.phys(layout.config)
+    found = safe_fs.read_regular(path)
+    if found is None:
+        return None
+    data, info = found
+    if not safe_fs.is_trusted(info) or info.st_nlink != 1:
+        raise InstallError(
+            f"{path} is {owner_names(info.st_uid, info.st_gid)} {mode_text(info.st_mode & 0o7777)} with"
+            f" {info.st_nlink} link(s): not the root-owned file the installer wrote, and the wazuh account can"
+            f" replace files in {os.path.dirname(path)}, so the installer does not trust it. Check its content,"
+            f" then `chown root {path} && chmod 0640 {path}` and re-run (or pass --reset-config and the"
+            " settings to rewrite it)"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InstallError(f"{path} is not UTF-8 text ({exc}): fix it or pass --reset-config") from None
+
+
+def plan_data_dir(
+    layout: Layout, record: InstallRecord, logical: str, owner: Owner, *, what: str, mode: int = 0o750
+) -> Change:
+    """The spool or the local sink's directory (``owner``, ``mode``), created and recorded when missing.
+
+    An existing directory the installer did not create (not in its record, not its default spool)
+    keeps its owner and mode: when they do not let ``owner`` write, the install is refused.
+    """
+    if not os.path.isabs(logical):
+        raise UsageError(f"{what} {logical!r}: give an absolute path (the flusher runs from another directory)")
+    phys = layout.phys(logical)
+    ours = record.created(logical) or os.path.normpath(logical) == layout.default_spool
+    detail = f"{owner.label} {mode_text(mode)}"
+    try:
+        current = safe_fs.stat_dir(phys)
+    except (safe_fs.UnsafePathError, NotADirectoryError) as exc:
+        raise InstallError(f"{what} {phys}: {exc}") from None
+    if current is not None:
+        now = (current.st_uid, current.st_gid, current.st_mode & 0o7777)
+        if now == (owner.uid, owner.gid, mode):
+            return Change("keep", logical + "/", detail)
+        problem = safe_fs.unusable_by(phys, owner.uid, owner.gid)
+        if not ours:
+            if problem is None:
+                return Change("keep", logical + "/", f"{owner_names(*now[:2])} {mode_text(now[2])}, not ours")
+            raise InstallError(
+                f"{what} {phys} is {owner_names(*now[:2])} {mode_text(now[2])} and was not created by the installer,"
+                f" which changes no owner or mode it did not create ({problem}). If it is meant for this, run"
+                f" `chown {owner.label} {phys} && chmod {mode_text(mode)} {phys}` yourself; else choose another"
+                " directory"
+            )
+
+    def apply() -> None:
+        if safe_fs.ensure_dir(phys, owner.uid, owner.gid, mode, may_fix=ours):
+            record.add_dir(logical)
+
+    return Change("create" if current is None else "fix owner/mode", logical + "/", detail, apply)
+
+
+def _read_ossec_conf(layout: Layout) -> str:
+    """ossec.conf's text ("" if missing), every byte kept; never through a symlink (refused)."""
+    found = safe_fs.read_regular(layout.phys(layout.ossec_conf))
+    return found[0].decode("utf-8", "surrogateescape") if found else ""
+
+
 def installed_mode(layout: Layout) -> str | None:
     """``follow`` when the installer's follow unit is there, ``hook`` when our ossec.conf block is, else None."""
     if schedule.is_ours(read_text(layout.phys(layout.follow_unit))):
         return "follow"
-    text = read_text(layout.phys(layout.ossec_conf)) or ""
+    text = _read_ossec_conf(layout)
     try:
         return "hook" if ossec_conf.find_ours(text, ossec_conf.scan(text)) else None
     except OssecConfError:
@@ -156,14 +237,10 @@ def _existing_filters(layout: Layout, plan: Plan, mode: str) -> tuple[dict, str]
     Also says where they come from, for error messages.
     """
     if mode == "follow":
-        path = layout.phys(layout.config)
-        try:
-            values = wazuh_ocsf.config.read_config_file(path)
-        except ConfigError as exc:
-            raise UsageError(f"the wazuh-ocsf settings cannot be read: {exc}") from None
+        values = config_file.values(read_settings_file(layout) or "")
         found = {tag: values[key] for tag, key in follow_service.FILTER_SETTINGS.items() if values.get(key)}
         return found, f"{layout.config} setting"
-    text = read_text(layout.phys(layout.ossec_conf)) or ""
+    text = _read_ossec_conf(layout)
     found = ossec_conf.block_values(text)
     existing = found[0] if found else {}
     for tag in set(existing) - set(ossec_conf.ALLOWED_TAGS):
@@ -232,15 +309,16 @@ def _config_updates(args) -> dict:
     return updates
 
 
-def _embedded_python(manager) -> str | None:
-    """The manager's own Python when it is there and new enough (3.9+) for wazuh-ocsf, else None."""
-    if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= (3, 9):
+def _embedded_python(manager, oldest: tuple = (3, 9)) -> str | None:
+    """The manager's own Python when it is there and at least ``oldest`` (3.9: the hook's), else None."""
+    if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= oldest:
         return manager.embedded_python
     return None
 
 
 def _base_python(args, manager) -> str:
-    return args.python or _embedded_python(manager) or sys.executable
+    """The venv's interpreter: ``--python``, else the manager's if 3.10+, else the installer's own."""
+    return args.python or _embedded_python(manager, venv.VENV_PYTHON) or sys.executable
 
 
 def _scheduler(args, target: Target) -> str:
@@ -301,8 +379,8 @@ def _systemctl(*commands: list) -> callable:
     return apply
 
 
-def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan) -> tuple[str, list]:
-    """Install the chosen flush schedule and remove the other one."""
+def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan, view: str | None = None) -> tuple[str, list]:
+    """Install the chosen flush schedule and remove the other one; ``view``: also write the status view."""
     target = layout.target
     kind = _scheduler(args, target)
     interval = schedule.parse_interval(args.flush_interval)
@@ -310,7 +388,7 @@ def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan) -> tuple[
     changes = []
     if kind == "systemd":
         service = schedule.render_service(
-            home=target.home, venv=layout.venv, config=layout.config, user=args.user, group=args.group
+            home=target.home, venv=layout.venv, config=layout.config, user=args.user, group=args.group, view=view
         )
         for logical, text in zip(layout.units, (service, schedule.render_timer(interval))):
             changes.append(_plan_unit(layout, logical, text))
@@ -342,7 +420,9 @@ def plan_schedule(args, layout: Layout, root_owner: Owner, plan: Plan) -> tuple[
                 )
             changes.append(removal)
         if kind == "cron":
-            text = schedule.render_cron(interval=interval, venv=layout.venv, config=layout.config, user=args.user)
+            text = schedule.render_cron(
+                interval=interval, venv=layout.venv, config=layout.config, user=args.user, view=view
+            )
             changes.append(
                 plan_file(
                     layout.phys(schedule.CRON_FILE), schedule.CRON_FILE, text.encode(), root_only, 0o644, body=text
@@ -358,6 +438,8 @@ def plan_install(args) -> Plan:
     """Every change that installs or upgrades wazuh-ocsf as ``args`` ask."""
     target = Target(args.root, args.home)
     manager = detect_manager(target)
+    args.user = args.user or default_account(manager.version)
+    args.group = args.group or default_account(manager.version)
     layout = Layout(target, args.bin_dir)
     rootfs = target.root if target.is_fake_root else None
     root_owner = resolve_owner(args.user, args.group, rootfs, owner_user="root")
@@ -366,6 +448,7 @@ def plan_install(args) -> Plan:
     plan = Plan(f"install wazuh-ocsf {version} on {manager.describe()} at {target.home}")
     if args.wheelhouse and not os.path.isdir(args.wheelhouse):
         raise UsageError(f"--wheelhouse: {args.wheelhouse} is not a directory")
+    record = InstallRecord.load(layout.phys(layout.record))
     installed = installed_mode(layout)
     mode = args.mode or installed or "hook"
     if mode == "follow" and not has_systemd(target):
@@ -402,7 +485,7 @@ def plan_install(args) -> Plan:
 
     # Settings first: everything else is derived from them (spool directory, destination).
     config_path = layout.phys(layout.config)
-    existing = read_text(config_path)
+    existing = None if args.reset_config else read_settings_file(layout)
     updates = {**filter_updates, **_config_updates(args)}
     if existing is None or args.reset_config:
         updates = {wazuh_ocsf.config.SETTINGS_BY_ATTR["wazuh_home"].env: target.home, **updates}
@@ -420,13 +503,14 @@ def plan_install(args) -> Plan:
 
     base_python = _base_python(args, manager)
     venv_phys = layout.phys(layout.venv)
+    wheelhouse = os.path.abspath(args.wheelhouse) if args.wheelhouse else None
     venv_changes, current = venv.plan_venv(
         venv_phys,
         layout.venv + "/",
         base_python=base_python,
         source_dir=SOURCE_DIR,
         version=version,
-        wheelhouse=os.path.abspath(args.wheelhouse) if args.wheelhouse else None,
+        wheelhouse=wheelhouse,
         no_deps=args.no_deps,
         rebuild=args.rebuild_venv,
     )
@@ -477,8 +561,12 @@ def plan_install(args) -> Plan:
 
     shown = config_file.masked(text)
     plan.add("Settings", [plan_file(config_path, layout.config, text.encode(), root_owner, 0o640, body=shown)])
-    plan.add("Spool", [plan_dir(target.path(settings.spool_dir), settings.spool_dir, user_owner, 0o750)])
-    plan.add(*plan_schedule(args, layout, root_owner, plan))
+    plan.add("Spool", [plan_data_dir(layout, record, settings.spool_dir, user_owner, what="the spool")])
+    if settings.output_dir:
+        sink = plan_data_dir(layout, record, settings.output_dir, user_owner, what="--output-dir (the local sink)")
+        plan.add("Local sink", [sink])
+    view = plan_monitor(args, layout, record, plan, user_owner)
+    plan.add(*plan_schedule(args, layout, root_owner, plan, view))
     if mode == "follow":
         # The block goes first: until the manager restarts, integratord still runs the hook (see plan_follow).
         plan.add("Manager configuration", [plan_ossec_conf(layout, plan, None)])
@@ -489,6 +577,43 @@ def plan_install(args) -> Plan:
     if installed and installed != mode:
         plan.after_restart.append(follow_service.switch_advice(installed, mode, switched_at))
     return plan
+
+
+def plan_monitor(args, layout: Layout, record: InstallRecord, plan: Plan, user_owner: Owner) -> str | None:
+    """``--monitor-group``: the status view's directory; returns the view's logical path (None: no view).
+
+    The group gets ``status --json`` as the flush schedule writes it after every flush, in a
+    directory of its own outside the Wazuh home: no settings file, no spool, no secret.
+    """
+    group = record.monitor_group if args.monitor_group is None else args.monitor_group
+    if not group:
+        if record.monitor_group:
+            plan.add(
+                "Monitoring",
+                [
+                    Change(
+                        "set",
+                        "no monitor group",
+                        "the status view is no longer written",
+                        lambda: record.set_monitor_group(None),
+                    )
+                ],
+            )
+        return None
+    rootfs = layout.target.root if layout.target.is_fake_root else None
+    owner = resolve_owner(args.user, group, rootfs)
+    directory = os.path.dirname(STATUS_VIEW)
+    changes = [plan_data_dir(layout, record, directory, owner, what="the status view directory", mode=0o2750)]
+    if group != record.monitor_group:
+        changes.append(
+            Change("set", f"monitor group {group}", f"reads {STATUS_VIEW}", lambda: record.set_monitor_group(group))
+        )
+    plan.add("Monitoring", changes)
+    plan.next_steps.append(
+        f"members of {group} can read {STATUS_VIEW}: `wazuh-ocsf status --json` as of the last flush"
+        ' (check its "healthy" and that its "time" is recent)'
+    )
+    return STATUS_VIEW
 
 
 def plan_follow(args, layout: Layout, plan: Plan, settings) -> list:
@@ -567,15 +692,17 @@ def plan_uninstall(args) -> Plan:
     # The follower stops first: it would keep filling the spool that is flushed or deleted below.
     plan.add(follow_service.SECTION, plan_follow_removal(layout, plan))
     config_path = layout.phys(layout.config)
+    record = InstallRecord.load(layout.phys(layout.record))
     try:
-        settings = config_file.validate(read_text(config_path) or "", target.home)
-        spool_logical = settings.spool_dir
-    except UsageError:
-        spool_logical = os.path.join(layout.base, "spool")
+        spool_logical = config_file.validate(read_settings_file(layout) or "", target.home).spool_dir
+    except InstallError as exc:
+        plan.warnings.append(f"the settings cannot be used ({exc}): only the default spool is considered")
+        spool_logical = layout.default_spool
+    spool_ours = record.created(spool_logical) or os.path.normpath(spool_logical) == layout.default_spool
     spool_phys = target.path(spool_logical)
     backlog, size = spool_backlog(spool_phys)
     first = []
-    if args.purge and backlog and not args.force:
+    if args.purge and spool_ours and backlog and not args.force:
         script = layout.phys(layout.console_script)
         if target.is_fake_root or not os.access(script, os.X_OK):
             raise InstallError(
@@ -620,8 +747,16 @@ def plan_uninstall(args) -> Plan:
     else:
         plan.add("Settings", [plan_remove(config_path, layout.config)])
 
+    view_dir = os.path.dirname(STATUS_VIEW)
+    if record.created(view_dir):
+        plan.add("Monitoring", [plan_remove(layout.phys(view_dir), view_dir, "the status view")])
     spool = []
-    if args.purge:
+    if args.purge and not spool_ours:
+        plan.warnings.append(
+            f"the spool {spool_logical} was not created by the installer (it is not in {layout.record}):"
+            " --purge left it in place"
+        )
+    elif args.purge:
         detail = f"{backlog} unsent segment file(s) deleted (--force)" if backlog and args.force else ""
         spool.append(plan_remove(spool_phys, spool_logical, detail))
     elif os.path.isdir(spool_phys):
@@ -632,7 +767,11 @@ def plan_uninstall(args) -> Plan:
     if os.path.isdir(base_phys):
 
         def remove_base() -> None:
-            if os.path.isdir(base_phys) and not os.listdir(base_phys):
+            # The record goes last, and stays while a spool it lists is kept elsewhere (a later --purge needs it).
+            left = record.created(spool_logical) and os.path.isdir(spool_phys)
+            if os.path.isdir(base_phys) and set(os.listdir(base_phys)) <= {RECORD_NAME} and not left:
+                if os.path.lexists(layout.phys(layout.record)):
+                    os.unlink(layout.phys(layout.record))
                 os.rmdir(base_phys)
 
         if args.purge or not os.path.isdir(spool_phys) or not spool_phys.startswith(base_phys + os.sep):

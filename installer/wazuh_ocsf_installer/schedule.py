@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from wazuh_ocsf_installer.errors import UsageError
@@ -27,8 +28,18 @@ def parse_interval(text: str) -> int:
     return seconds
 
 
-def render_service(*, home: str, venv: str, config: str, user: str, group: str) -> str:
-    """``wazuh-ocsf-flush.service``: one flush as the Wazuh user, settings from the config file."""
+def view_command(venv: str, view: str) -> str:
+    """Shell command that writes ``status --json`` to ``view`` atomically (group-readable, 0640)."""
+    temp = os.path.join(os.path.dirname(view), ".status.json.new")
+    return f"umask 027; {venv}/bin/wazuh-ocsf status --json > {temp}; mv -f {temp} {view}"
+
+
+def render_service(*, home: str, venv: str, config: str, user: str, group: str, view: str | None = None) -> str:
+    """``wazuh-ocsf-flush.service``: one flush as the Wazuh user, settings from the config file.
+
+    ``view``: after every flush (failed or not) also write the status view there (``--monitor-group``).
+    """
+    after = f"ExecStopPost=-/bin/sh -c '{view_command(venv, view)}'\n" if view else ""
     return f"""{MARKER}
 [Unit]
 Description=wazuh-ocsf: flush spooled Wazuh alerts to Amazon Security Lake as OCSF Parquet
@@ -43,7 +54,7 @@ EnvironmentFile={config}
 Environment=WAZUH_OCSF_CONFIG={config}
 WorkingDirectory={home}
 ExecStart={venv}/bin/wazuh-ocsf flush
-Nice=10
+{after}Nice=10
 NoNewPrivileges=yes
 PrivateTmp=yes
 ProtectSystem=full
@@ -85,13 +96,14 @@ def cron_schedule(interval: int) -> str:
     return f"0 */{hours} * * *" if hours > 1 else "0 * * * *"
 
 
-def render_cron(*, interval: int, venv: str, config: str, user: str) -> str:
+def render_cron(*, interval: int, venv: str, config: str, user: str, view: str | None = None) -> str:
     """``/etc/cron.d/wazuh-ocsf``: the flush every ``interval`` as the Wazuh user, summary to syslog."""
+    after = f"; {view_command(venv, view)}" if view else ""
     return f"""{MARKER}
 SHELL=/bin/sh
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WAZUH_OCSF_CONFIG={config}
-{cron_schedule(interval)} {user} {venv}/bin/wazuh-ocsf flush 2>&1 | logger -t wazuh-ocsf-flush
+{cron_schedule(interval)} {user} {venv}/bin/wazuh-ocsf flush 2>&1 | logger -t wazuh-ocsf-flush{after}
 """
 
 

@@ -10,11 +10,14 @@ Wazuh upgrade that replaces the embedded Python cannot break alerts flowing into
 
 from __future__ import annotations
 
+import collections
 import configparser
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import zipfile
 
 from wazuh_ocsf_installer.detect import python_version
 from wazuh_ocsf_installer.errors import InstallError
@@ -22,6 +25,10 @@ from wazuh_ocsf_installer.files import Change, Owner, write_atomic
 
 #: Import names of the runtime dependencies (setup.cfg install_requires): the flusher needs them all.
 DEPENDENCIES = ("pyarrow", "boto3", "requests", "filelock")
+#: The exact dependency versions CI tested, per Python version: pip installs the venv with them.
+CONSTRAINTS = "constraints.txt"
+#: The oldest Python the venv (flusher, CLI) supports; the hook's lib copy runs on 3.9 too.
+VENV_PYTHON = (3, 10)
 _PROBE = (
     "import importlib.util, json, os, sys\n"
     "try:\n"
@@ -72,13 +79,70 @@ def _venv_python_version(venv: str) -> str | None:
 
 
 def _run(command: list, what: str) -> None:
+    """Run ``command``, showing its output as it comes (pip takes minutes: never a silent wait)."""
+    tail: collections.deque = collections.deque(maxlen=15)
     try:
-        result = subprocess.run(command, capture_output=True, text=True, check=False, env=_clean_env())
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            env=_clean_env(),
+        )
     except OSError as exc:
         raise InstallError(f"{what}: cannot run {command[0]}: {exc}") from None
-    if result.returncode != 0:
-        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise InstallError(f"{what} failed (exit {result.returncode}):\n{tail}")
+    with process:
+        for line in process.stdout:
+            line = line.rstrip()
+            if line:
+                tail.append(line)
+                print(f"      | {line}", flush=True)
+    if process.returncode != 0:
+        joined = "\n".join(tail)
+        raise InstallError(f"{what} failed (exit {process.returncode}):\n{joined}")
+
+
+def _digest(files: dict) -> str:
+    """SHA-256 over relative path → bytes, in path order."""
+    digest = hashlib.sha256()
+    for relative in sorted(files):
+        digest.update(relative.encode() + b"\0" + hashlib.sha256(files[relative]).digest())
+    return digest.hexdigest()
+
+
+def source_digest(source_dir: str, wheelhouse: str | None, version: str) -> str | None:
+    """Content hash of the package about to be installed: its files in the wheel of ``version`` in
+    the wheelhouse, else in the source tree (None: no such wheel). Upgrades compare it with
+    :func:`installed_digest`, not version strings, so a changed file of the same version is deployed.
+    """
+    if not wheelhouse:
+        package = os.path.join(source_dir, "wazuh_ocsf")
+        return installed_digest(package)
+    prefix = f"wazuh_ocsf-{version}-"
+    wheels = sorted(n for n in os.listdir(wheelhouse) if n.startswith(prefix) and n.endswith(".whl"))
+    if not wheels:
+        return None
+    try:
+        with zipfile.ZipFile(os.path.join(wheelhouse, wheels[0])) as archive:
+            files = {
+                name[len("wazuh_ocsf/") :]: archive.read(name)
+                for name in archive.namelist()
+                if name.startswith("wazuh_ocsf/") and not name.endswith(("/", ".pyc", ".pyo"))
+            }
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InstallError(f"cannot read the wheel {wheels[0]} in {wheelhouse}: {exc}") from None
+    return _digest(files)
+
+
+def installed_digest(package: str) -> str:
+    """Content hash of an installed (or source) package directory, byte code left out."""
+    files = {}
+    for relative, path in _package_files(package).items():
+        with open(path, "rb") as handle:
+            files[relative.replace(os.sep, "/")] = handle.read()
+    return _digest(files)
 
 
 def plan_venv(
@@ -92,12 +156,22 @@ def plan_venv(
     no_deps: bool,
     rebuild: bool,
 ) -> tuple[list[Change], dict | None]:
-    """Changes that make ``venv`` hold wazuh-ocsf ``version``; also what the venv holds now (or None)."""
+    """Changes that make ``venv`` hold wazuh-ocsf ``version`` with the content about to be installed.
+
+    Also returns what the venv holds now when it is kept as it is (None when it changes).
+    """
+    constraints = os.path.join(source_dir, CONSTRAINTS)
+    if not os.path.isfile(constraints):
+        raise InstallError(f"{constraints} is missing: run the installer from a complete wazuh-ocsf source tree")
     base_version = python_version(base_python)
     if base_version is None:
-        raise InstallError(f"the Python at {base_python} does not run: pass --python with a Python 3.9 or newer")
-    if base_version < (3, 9):
-        raise InstallError(f"{base_python} is Python {'.'.join(map(str, base_version))}: wazuh-ocsf needs 3.9 or newer")
+        raise InstallError(f"the Python at {base_python} does not run: pass --python with a Python 3.10 or newer")
+    if base_version < VENV_PYTHON:
+        raise InstallError(
+            f"{base_python} is Python {'.'.join(map(str, base_version))}: the flusher's virtual environment needs"
+            " 3.10 or newer (its dependencies as tested; the hook alone runs on 3.9). Pass --python with a"
+            " Python 3.10+ interpreter (Wazuh 4.2-4.7 embed 3.9)"
+        )
     base_text = ".".join(map(str, base_version))
     current = probe(venv) if os.path.isdir(venv) else None
     venv_version = _venv_python_version(venv)
@@ -126,31 +200,28 @@ def plan_venv(
         if wheelhouse
         else f"from the source tree {source_dir}, dependencies from the package index"
     )
-    if no_deps:
-        source += ", without dependencies (--no-deps)"
-    if current is not None and current.get("version") == version:
+    source += ", without dependencies (--no-deps)" if no_deps else f", at the versions of {constraints}"
+    was = current.get("version") if current else None
+    content = source_digest(source_dir, wheelhouse, version)
+    if was == version and content is not None and installed_digest(current["package"]) == content:
         changes.append(Change("keep", f"wazuh-ocsf {version} in the virtual environment"))
         return changes, current
 
     def install() -> None:
-        command = [os.path.join(venv, "bin", "python3"), "-I", "-m", "pip", "install", "--disable-pip-version-check"]
-        command += ["--no-input", "--upgrade"]
-        if no_deps:
-            command.append("--no-deps")
-        if wheelhouse:
-            command += ["--no-index", "--find-links", wheelhouse, f"wazuh-ocsf=={version}"]
-        else:
-            command.append(source_dir)
-        _run(command, f"installing wazuh-ocsf {version} into {venv}")
+        pip = [os.path.join(venv, "bin", "python3"), "-I", "-m", "pip", "install", "--disable-pip-version-check"]
+        pip += ["--no-input", "--progress-bar", "off", "--constraint", constraints]
+        package = ["--no-index", "--find-links", wheelhouse, f"wazuh-ocsf=={version}"] if wheelhouse else [source_dir]
+        what = f"installing wazuh-ocsf {version} into {venv}"
+        _run([*pip, "--upgrade", *(["--no-deps"] if no_deps else []), *package], what)
+        if was == version:  # pip keeps an installed version as it is: replace its files
+            _run([*pip, "--force-reinstall", "--no-deps", *package], what)
 
-    was = current.get("version") if current else None
-    verb = "upgrade" if was else "install"
-    changes.append(
-        Change(
-            verb, f"wazuh-ocsf {version} in the virtual environment", (f"was {was}; " if was else "") + source, install
-        )
-    )
-    return changes, current
+    if was == version:
+        verb, detail = "reinstall", "same version, changed files; "
+    else:
+        verb, detail = ("upgrade", f"was {was}; ") if was else ("install", "")
+    changes.append(Change(verb, f"wazuh-ocsf {version} in the virtual environment", detail + source, install))
+    return changes, None
 
 
 def _package_files(package: str) -> dict:

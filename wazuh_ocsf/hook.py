@@ -348,7 +348,7 @@ def _become_spool_owner(context: _Context) -> None:
             return  # a root-owned directory has no other owner to become (privileges' rule),
             # and the import of logging that privileges makes is spared
     except OSError:
-        pass  # become_spool_owner says what is wrong with it
+        return  # nowhere to write to either: every later write fails and says so
     from wazuh_ocsf.errors import SpoolError
     from wazuh_ocsf.privileges import become_spool_owner
 

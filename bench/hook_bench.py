@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 WRAPPER = REPO / "integrations" / "custom-wazuh-ocsf"
 SEED = REPO.parent / "shared" / "wazuh" / "seed_sample_alerts.ndjson"
 
-FLOOR_SCRIPT = """\
+FLOOR_SCRIPT = '''\
 import fcntl
 import json
 import os
@@ -56,7 +56,7 @@ fd = os.open(os.path.join(spool, "floor.ndjson"), os.O_WRONLY | os.O_APPEND | os
 os.write(fd, line)
 os.close(fd)
 os.close(lock)
-"""
+'''
 
 
 def corpus() -> list:

@@ -268,7 +268,7 @@ def parse_options(raw: str | bytes) -> dict:
         example = '{"ocsf_class": "detection_finding"}'
         raise ConfigError("<options>", f"expected a JSON object, e.g. {example}: {exc}") from None
     if not isinstance(options, dict):
-        raise ConfigError("<options>", 'expected a JSON object, e.g. {"ocsf_class": "detection_finding"}')
+        raise ConfigError("<options>", "expected a JSON object, e.g. {\"ocsf_class\": \"detection_finding\"}")
     unknown = sorted(key for key in options if key not in OPTION_KEYS)
     if unknown:
         raise ConfigError(

@@ -330,6 +330,9 @@ def main() -> int:
     version = subprocess.run(probe, capture_output=True, text=True)
     print(f"interpreter {python} (Python {version.stdout.strip()}), {len(alerts)} corpus alerts, {os.cpu_count()} CPUs")
 
+    # As the installer does: byte code for this interpreter, and the hook's bundle of it.
+    subprocess.run([python, "-I", "-m", "compileall", "-q", str(REPO / "wazuh_ocsf")], check=True)
+    subprocess.run([python, "-I", "-S", str(REPO / "wazuh_ocsf" / "hook_bundle.py")], check=True)
     base = Path(tempfile.mkdtemp(prefix="hook-bench-", dir=args.dir))
     try:
         results = sequential(base, python, alerts, args.runs, args.backlog)

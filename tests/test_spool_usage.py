@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from spool_support import line, make_spool, read_all
+from spool_support import line, lock_held_elsewhere, make_spool, read_all
 
 from wazuh_ocsf.errors import SpoolFullError
 
@@ -210,27 +210,10 @@ def test_segments_written_without_the_lock_are_counted(tmp_path):
     spool_dir = tmp_path / "spool"
     spool = make_spool(spool_dir, spool_max_bytes=3 * len(line(0)), lock_timeout=0.05)
     spool.append(line(1))
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys, time\n"
-            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('locked', flush=True)\n"
-            "time.sleep(60)\n",
-            str(spool_dir / ".lock"),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout.readline() == b"locked\n"
+    with lock_held_elsewhere(spool_dir / ".lock"):
         own = spool.append(line(2))
         assert own.endswith(".ndjson")
         assert (spool_dir / "state" / "own").read_text() == f"{len(line(2))} {os.path.basename(own)}\n"
-    finally:
-        holder.kill()
-        holder.wait()
     spool.append(line(3))  # folds state/own into the usage
     assert not (spool_dir / "state" / "own").exists()
     assert int(usage(spool_dir)[0]) == len(line(2))

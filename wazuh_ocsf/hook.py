@@ -336,21 +336,18 @@ def read_alert(path: str) -> bytes:
 
 
 def _become_spool_owner(context: _Context) -> None:
-    """Started as root: switch to the spool directory's owner before anything is written.
+    """Started as root: become the account that controls the spool before anything is written.
 
-    Without a spool directory, to the owner of ``<home>/logs``, where the alert is then kept.
+    Without a spool directory, the one that controls ``<home>/logs``, where the alert is then
+    kept; without either, nothing will be written, and nothing changes.
     """
     directory = context.spool_dir
     if not directory or not os.path.isdir(directory):
         directory = os.path.join(context.home, "logs")
-    try:
-        if os.stat(directory).st_uid == 0:
-            return  # a root-owned directory has no other owner to become (privileges' rule),
-            # and the import of logging that privileges makes is spared
-    except OSError:
-        return  # nowhere to write to either: every later write fails and says so
+        if not os.path.isdir(directory):
+            return
     from wazuh_ocsf.errors import SpoolError
-    from wazuh_ocsf.privileges import become_spool_owner
+    from wazuh_ocsf.privileges import become_spool_owner  # imports logging: root only
 
     try:
         become_spool_owner(directory)

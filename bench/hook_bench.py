@@ -329,6 +329,11 @@ def main() -> int:
     probe = [python, "-c", "import sys; print(sys.version.split()[0])"]
     version = subprocess.run(probe, capture_output=True, text=True)
     print(f"interpreter {python} (Python {version.stdout.strip()}), {len(alerts)} corpus alerts, {os.cpu_count()} CPUs")
+    if os.geteuid() == 0:
+        print(
+            "running as root: the hook takes a root start's path (it asks wazuh_ocsf.privileges whom to run as,"
+            " which imports logging); integratord runs it as wazuh, so run this as an unprivileged user"
+        )
 
     # As the installer does: byte code for this interpreter, and the hook's bundle of it.
     subprocess.run([python, "-I", "-m", "compileall", "-q", str(REPO / "wazuh_ocsf")], check=True)

@@ -310,30 +310,13 @@ def test_lock_held_elsewhere_gives_the_line_a_segment_of_its_own(tmp_path):
     spool_dir = tmp_path / "spool"
     spool = make_spool(spool_dir, lock_timeout=0.05)
     spool.append(line(1))
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import fcntl, os, sys, time\n"
-            "fd = os.open(sys.argv[1], os.O_RDONLY)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-            "print('locked', flush=True)\n"
-            "time.sleep(60)\n",
-            str(spool_dir / ".lock"),
-        ],
-        stdout=subprocess.PIPE,
-    )
-    try:
-        assert holder.stdout.readline() == b"locked\n"
+    with support.lock_held_elsewhere(spool_dir / ".lock"):
         written = spool.append(line(2))
         assert written.endswith(".ndjson") and f"-p{os.getpid()}x" in written
         assert [Path(s.path).read_bytes() for s in spool.sealed_segments()] == [line(2)]
         assert not [name for name in segment_files(spool_dir) if name.startswith(".tmp-")]
         with pytest.raises(SpoolBusyError, match="stayed busy"):
             spool.seal_active(timeout=0.05)
-    finally:
-        holder.kill()
-        holder.wait()
     assert sorted(read_all(spool)) == sorted([line(1), line(2)])
 
 

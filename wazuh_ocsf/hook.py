@@ -12,10 +12,19 @@ argv, as integratord builds it (empty strings are real arguments)::
 
 Exit codes (Wazuh's own numbers where they exist, ours from 10 up) are the ``ERR_*`` names
 below; the README lists them. An alert that cannot be spooled for a reason of its own or of the
-configuration is kept in ``<spool>/dead-letter/`` first, so nothing is lost. ``api_key`` and
-``hook_url`` are never read, never logged: they show in process lists.
+configuration is kept in ``<spool>/dead-letter/`` first, so nothing is lost; when the spool
+directory itself is missing, in ``<home>/logs/wazuh-ocsf/dead-letter/`` (the hook's user cannot
+recreate the spool inside the installer's root-owned directory, and must not create one
+anywhere else behind the administrator's back). ``api_key`` and ``hook_url`` are never read,
+never logged: they show in process lists.
 
-Imports stay on the cheap part of the standard library (``-X importtime`` is tested).
+Started as root (older managers, or by hand), the hook first becomes the owner of the spool
+directory, as ``flush`` does, so that nothing it writes is root's. The alert path is opened
+with ``O_NONBLOCK`` and must be a regular file: a FIFO or a device is refused (exit 6), never
+waited on.
+
+Imports stay on the cheap part of the standard library (``-X importtime`` is tested); what
+only a failure or root needs is imported when it happens.
 """
 
 from __future__ import annotations
@@ -61,6 +70,16 @@ MAX_ARGS = 8
 REDIRECT = "> /dev/null 2>&1"
 LOG_RELPATH = os.path.join("logs", "integrations.log")
 HOME_ENV = "WAZUH_OCSF_WAZUH_HOME"
+# Where an alert is kept when the spool directory (and so its dead-letter directory) is missing.
+FALLBACK_RELPATH = os.path.join("logs", "wazuh-ocsf")
+
+_FILE_TYPES = {
+    0o010000: "a FIFO",
+    0o020000: "a character device",
+    0o040000: "a directory",
+    0o060000: "a block device",
+    0o140000: "a socket",
+}
 
 # <options> keys and the setting each overrides
 OPTION_KEYS = ("ocsf_class", "product_version", "attack_version")
@@ -123,8 +142,11 @@ class Log:
         text = " ".join(str(message).splitlines())
         line = f"{time.strftime('%Y %b %d %H:%M:%S')} wazuh-ocsf: {level}: {text}\n"
         data = line.encode("utf-8", "replace")
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        if os.geteuid() == 0:  # root never follows a link the wazuh user may have planted in logs/
+            flags |= os.O_NOFOLLOW
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o660)
+            fd = os.open(self.path, flags, 0o660)
             try:
                 os.write(fd, data)
             finally:
@@ -167,10 +189,11 @@ def main(argv: list) -> int:
 class _Context:
     """What a failure needs to keep the alert: where the spool is and this node's name."""
 
-    __slots__ = ("data", "invocation", "node", "spool_dir")
+    __slots__ = ("data", "home", "invocation", "node", "spool_dir")
 
-    def __init__(self, invocation: Invocation) -> None:
+    def __init__(self, invocation: Invocation, home: str) -> None:
         self.invocation = invocation
+        self.home = home
         self.data = None
         self.spool_dir = self.node = None  # known once the settings are read
 
@@ -186,16 +209,31 @@ def _keep(context: _Context, code: int, reason: str) -> HookFailure:
     from wazuh_ocsf import dead_letter
     from wazuh_ocsf.errors import SpoolError
 
-    try:
-        path = dead_letter.record(
-            context.spool_dir,
-            reason=reason,
-            source=context.invocation.alert_path,
-            data=context.data or b"",
-            node=context.node,
+    def record(directory: str) -> str:
+        return dead_letter.record(
+            directory, reason=reason, source=context.invocation.alert_path, data=context.data or b"", node=context.node
         )
+
+    try:
+        path = record(context.spool_dir)
     except SpoolError as exc:
-        return HookFailure(code, f"{reason}; the alert could NOT be kept: {exc}")
+        if context.spool_dir and os.path.isdir(context.spool_dir):
+            return HookFailure(code, f"{reason}; the alert could NOT be kept: {exc}")
+        # No spool directory, so no dead-letter directory: keep the alert beside the log.
+        fallback = os.path.join(context.home, FALLBACK_RELPATH)
+        try:
+            try:  # noqa: SIM105 -- contextlib is an import the hook need not pay for
+                os.mkdir(fallback, 0o750)
+            except FileExistsError:
+                pass
+            path = record(fallback)
+        except (OSError, SpoolError) as again:
+            return HookFailure(code, f"{reason}; the alert could NOT be kept: {exc}; nor in {fallback}: {again}")
+        return HookFailure(
+            code,
+            f"{reason}; alert kept in {path} (the spool directory is missing: restore it, move this file "
+            "into its dead-letter/ directory and run wazuh-ocsf dead-letter replay)",
+        )
     return HookFailure(code, f"{reason}; alert kept in {path}")
 
 
@@ -268,34 +306,89 @@ def _option_class(settings, value: str) -> int:
     return class_uid
 
 
+def read_alert(path: str) -> bytes:
+    """The alert file's bytes. Raises HookFailure(ERR_FILE_NOT_FOUND) unless it is a readable regular file.
+
+    Opened with ``O_NONBLOCK``: a FIFO (or a device) at the path is refused at once instead of
+    blocking the hook, and with it every integration of the manager, forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise HookFailure(ERR_FILE_NOT_FOUND, f"alert file {path} does not exist") from None
+    except OSError as exc:
+        raise HookFailure(ERR_FILE_NOT_FOUND, f"cannot read alert file {path}: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode & 0o170000
+        if mode != 0o100000:
+            kind = _FILE_TYPES.get(mode, "not a regular file")
+            raise HookFailure(ERR_FILE_NOT_FOUND, f"alert file {path} is {kind}, not a regular file: refused")
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    except OSError as exc:
+        raise HookFailure(ERR_FILE_NOT_FOUND, f"cannot read alert file {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _become_spool_owner(context: _Context) -> None:
+    """Started as root: become the account that controls the spool before anything is written.
+
+    Without a spool directory, the one that controls ``<home>/logs``, where the alert is then
+    kept; without either, nothing will be written, and nothing changes.
+    """
+    directory = context.spool_dir
+    if not directory or not os.path.isdir(directory):
+        directory = os.path.join(context.home, "logs")
+        if not os.path.isdir(directory):
+            return
+    from wazuh_ocsf.errors import SpoolError
+    from wazuh_ocsf.privileges import become_spool_owner  # imports logging: root only
+
+    try:
+        become_spool_owner(directory)
+    except SpoolError as exc:
+        # Still root: write nothing (the log opens with O_NOFOLLOW, or output goes to stderr).
+        raise HookFailure(ERR_SPOOL_UNAVAILABLE, f"running as root, not spooled: {exc}") from None
+
+
 def _run(argv: list, home: str, log: Log) -> int:
     invocation = parse_argv(argv)
     log.debug_enabled = invocation.debug
-    context = _Context(invocation)
+    context = _Context(invocation, home)
     started = time.monotonic()
 
-    # 1. The alert's bytes first, so that every later failure can keep them.
-    unreadable = None
-    try:
-        with open(invocation.alert_path, "rb") as handle:
-            context.data = handle.read()
-    except FileNotFoundError:
-        unreadable = f"alert file {invocation.alert_path} does not exist"
-    except OSError as exc:
-        unreadable = f"cannot read alert file {invocation.alert_path}: {exc.strerror or exc}"
-    else:
-        log.debug(f"alert file {invocation.alert_path}: {len(context.data)} bytes")
-
-    # 2. Settings (they say where the dead-letter directory is), then <options> on top.
+    # 1. Settings: they say where the spool and the dead-letter directory are, and whose they are.
     from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import AlertError, ConfigError, SpoolError, SpoolFullError
 
     try:
         settings = load_settings(wazuh_home=home)
     except ConfigError as exc:
+        settings, config_error = None, exc
         context.use_raw_config(home)
-        raise _keep(context, ERR_CONFIG, f"configuration error: {exc}") from None
-    context.spool_dir, context.node = settings.spool_dir, settings.node_name
+    else:
+        config_error = None
+        context.spool_dir, context.node = settings.spool_dir, settings.node_name
+
+    # 2. Root becomes the spool's owner before it reads the alert or writes anything.
+    if os.geteuid() == 0:
+        _become_spool_owner(context)
+
+    # 3. The alert's bytes, so that every later failure can keep them.
+    try:
+        context.data = read_alert(invocation.alert_path)
+    except HookFailure as failure:
+        unreadable = failure.message
+    else:
+        unreadable = None
+        log.debug(f"alert file {invocation.alert_path}: {len(context.data)} bytes")
+    if config_error is not None:
+        raise _keep(context, ERR_CONFIG, f"configuration error: {config_error}")
     if unreadable:
         raise _keep(context, ERR_FILE_NOT_FOUND, unreadable)
     class_uid = settings.ocsf_class

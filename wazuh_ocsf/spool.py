@@ -3,13 +3,16 @@
 Layout under ``settings.spool_dir`` (the directory itself is made by the installer; the hook
 never creates it, so a missing spool is reported instead of silently recreated elsewhere)::
 
-    .lock            fcntl.flock lock: appends, sealing and sequence numbers happen under it
+    .lock            fcntl.flock lock: appends, sealing, releases and ``state/usage`` happen under it
+    .own.lock        taken by a hook writing a segment of its own, and to fold ``state/own``
     .flush.lock      held by the one flusher at work (``Spool.flush_lock``)
     segments/        <stem>.open    the active segment (at most one), appended to by hooks
                      <stem>.ndjson  sealed segments, never written again, read by the flusher
                      .tmp-*         a hook's own segment being written (see below)
     dead-letter/     rejected alerts and spool lines (``wazuh_ocsf.dead_letter``)
     state/sequence   next segment sequence number of this node
+    state/usage      ``<bytes of sealed segments> <active segment stem or ->``: what an append needs
+    state/own        ``<bytes> <file>`` per segment a hook wrote without the lock, not yet in usage
     state/refused    one byte per event refused at the size cap (its size is the count)
     state/dropped    one JSON line per segment deleted by the ``drop-oldest`` policy
 
@@ -19,6 +22,15 @@ forever, even after its segment was delivered and deleted, because the flusher d
 names from it. When a hook cannot get the lock within ``lock_timeout`` it writes its line to
 a segment of its own (``<node>-<time>-p<pid>x<random>``, temp name, then rename) so the
 manager never waits on a slow flusher.
+
+An append costs the same whatever the backlog: it reads ``state/usage`` and stats the active
+segment, and never lists or stats the sealed ones (a lake outage piles them up by thousands).
+Every change of more than one step (sealing, creating a segment, a release, a drop) first
+removes ``state/usage`` and writes it anew at the end, all under the lock; a process killed in
+between leaves no usage file, and the next lock holder rebuilds it from one directory scan. So
+do a missing or stale active segment and ``seal_active`` (the flusher's, which lists the
+directory anyway and so also corrects files an operator deleted by hand). The usage file is
+never forced to disk: after a power loss the flusher's next ``seal_active`` rebuilds it.
 
 Every append is one ``os.write`` of a whole line on an ``O_APPEND`` descriptor under the lock;
 a writer that finds the active segment not ending in a newline (a writer was killed mid-line)
@@ -47,6 +59,9 @@ SEGMENTS = "segments"
 DEAD_LETTER = "dead-letter"
 STATE = "state"
 LOCK_FILE = ".lock"
+OWN_LOCK_FILE = ".own.lock"
+USAGE_FILE = "usage"
+OWN_FILE = "own"
 FLUSH_LOCK_FILE = ".flush.lock"
 ACTIVE_SUFFIX = ".open"
 SEALED_SUFFIX = ".ndjson"
@@ -223,8 +238,8 @@ class Spool:
             "(owned by the user wazuh-integratord runs as), or set WAZUH_OCSF_SPOOL_DIR"
         )
 
-    def _open_lock(self) -> int:
-        path = os.path.join(self.directory, LOCK_FILE)
+    def _open_lock(self, name: str = LOCK_FILE) -> int:
+        path = os.path.join(self.directory, name)
         try:
             # Read-only is enough for flock, so a lock file created by another user still works.
             return os.open(path, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, _FILE_MODE)
@@ -233,9 +248,9 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"cannot open the spool lock {path}: {_describe(exc)}") from None
 
-    def _lock(self, timeout: float) -> int | None:
-        """Take the spool lock, waiting at most ``timeout`` seconds; the fd, or None if busy."""
-        fd = self._open_lock()
+    def _lock(self, timeout: float, name: str = LOCK_FILE) -> int | None:
+        """Take the spool lock (or ``name``), waiting at most ``timeout`` seconds; the fd, or None if busy."""
+        fd = self._open_lock(name)
         deadline = None
         delay = 0.0005
         while True:
@@ -246,7 +261,7 @@ class Spool:
                 pass
             except OSError as exc:
                 os.close(fd)
-                raise SpoolError(f"cannot lock {self.directory}/{LOCK_FILE}: {_describe(exc)}") from None
+                raise SpoolError(f"cannot lock {self.directory}/{name}: {_describe(exc)}") from None
             now = time.monotonic()
             if deadline is None:
                 deadline = now + timeout
@@ -341,22 +356,22 @@ class Spool:
         if lock is None:
             return self._append_own_segment(line)
         try:
-            active, sealed = self._scan()
-            total = sum(s.size for s in sealed) + (active.size if active else 0)
-            if total + len(line) > self.spool_max_bytes:
-                active = self._make_room(active, sealed, total, len(line))
+            sealed_bytes, active = self._usage()
+            if sealed_bytes + (active.size if active else 0) + len(line) > self.spool_max_bytes:
+                sealed_bytes, active = self._make_room(sealed_bytes + (active.size if active else 0), len(line))
             if active is not None and self._should_rotate(active, len(line)):
-                sealed.append(self._seal(active))
+                self._forget_usage()  # written again once the next segment exists
+                sealed_bytes += self._seal(active).size
                 active = None
-            return self._write_line(active, line, sealed)
+            return self._write_line(active, line, sealed_bytes)
         finally:
             os.close(lock)
 
     def append_many(self, lines: list, *, timeout: float = 30.0) -> list:
         """Append many spool lines in order under ONE lock acquisition; the segment files written.
 
-        For long-running writers that batch (``follow``, ``backfill``): one lock, one directory
-        scan and one ``os.write`` per segment touched, instead of per line. The active segment
+        For long-running writers that batch (``follow``, ``backfill``): one lock and one
+        ``os.write`` per segment touched, instead of per line. The active segment
         rotates by size and age as with :meth:`append`. The size cap is checked for the whole
         batch first, so under ``refuse`` nothing is written and SpoolFullError is raised. Waits up
         to ``timeout`` seconds for the lock (these writers can wait; the hook cannot), then
@@ -380,23 +395,23 @@ class Spool:
         if lock is None:
             raise SpoolBusyError(f"the spool lock {self.directory}/{LOCK_FILE} stayed busy for {timeout:g} s")
         try:
-            active, sealed = self._scan()
-            total = sum(s.size for s in sealed) + (active.size if active else 0)
+            sealed_bytes, active = self._usage()
             incoming = sum(len(line) for line in lines)
-            if total + incoming > self.spool_max_bytes:
-                active = self._make_room(active, sealed, total, incoming)
+            if sealed_bytes + (active.size if active else 0) + incoming > self.spool_max_bytes:
+                sealed_bytes, active = self._make_room(sealed_bytes + (active.size if active else 0), incoming)
             written = []
             index = 0
             while index < len(lines):
                 if active is not None and self._should_rotate(active, len(lines[index])):
-                    sealed.append(self._seal(active))
+                    self._forget_usage()
+                    sealed_bytes += self._seal(active).size
                     active = None
                 room = self.segment_max_bytes - (active.size if active else 0)
                 stop, size = index + 1, len(lines[index])
                 while stop < len(lines) and size + len(lines[stop]) <= room:
                     size += len(lines[stop])
                     stop += 1
-                path = self._write_line(active, b"".join(lines[index:stop]), sealed)
+                path = self._write_line(active, b"".join(lines[index:stop]), sealed_bytes)
                 if not written or written[-1] != path:
                     written.append(path)
                 stem = os.path.basename(path)[: -len(ACTIVE_SUFFIX)]
@@ -412,9 +427,9 @@ class Spool:
         age = self.segment_max_age
         return bool(age) and active.created is not None and time.time() - active.created >= age
 
-    def _write_line(self, active: Segment | None, line: bytes, known: list) -> str:
+    def _write_line(self, active: Segment | None, line: bytes, sealed_bytes: int) -> str:
         if active is None:
-            fd, path = self._create_segment(known)
+            fd, path = self._create_segment(sealed_bytes)
             size = 0
         else:
             path, size = active.path, active.size
@@ -450,23 +465,25 @@ class Spool:
         except OSError:
             pass  # best effort: the partial line is still caught by readers as a torn line
 
-    def _create_segment(self, known: list) -> tuple[int, str]:
-        """Create the next active segment (under the lock); its fd and path."""
+    def _create_segment(self, sealed_bytes: int) -> tuple[int, str]:
+        """Create the next active segment (under the lock) and record it in the usage; its fd and path."""
         self._ensure_dir(self.segments_dir)
-        sequence = self._next_sequence(known)
-        now = time.time()
-        path = os.path.join(self.segments_dir, f"{self.node}-{_utc_stamp(now)}-{sequence:010d}{ACTIVE_SUFFIX}")
+        self._forget_usage()
+        sequence = self._next_sequence()
+        stem = f"{self.node}-{_utc_stamp(time.time())}-{sequence:010d}"
+        path = os.path.join(self.segments_dir, stem + ACTIVE_SUFFIX)
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
             fd = os.open(path, flags, _FILE_MODE)
         except OSError as exc:
             raise SpoolError(f"cannot create spool segment {path}: {_describe(exc)}") from None
-        if self.fsync == "append":
-            try:
+        try:
+            if self.fsync == "append":
                 _fsync_dir(self.segments_dir)
-            except BaseException:
-                os.close(fd)
-                raise
+            self._write_usage(sealed_bytes, stem)
+        except BaseException:
+            os.close(fd)
+            raise
         return fd, path
 
     def _ensure_dir(self, path: str) -> None:
@@ -479,36 +496,160 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"cannot create {path}: {_describe(exc)}") from None
 
-    def _next_sequence(self, known: list) -> int:
+    def _next_sequence(self) -> int:
         """The next sequence number, persisted before use so no stem is ever reused."""
         path = os.path.join(self.state_dir, "sequence")
         try:
             with open(path, "rb") as handle:
-                stored = int(handle.read().strip() or 0)
+                sequence = int(handle.read().strip())
         except (FileNotFoundError, ValueError):
-            stored = 0
+            # A lost or damaged state file: the names on disk say which numbers were used.
+            active, sealed = self._scan()
+            known = sealed + ([active] if active else [])
+            sequence = max((s.sequence for s in known if s.sequence is not None), default=-1) + 1
         except OSError as exc:
             raise SpoolError(f"cannot read {path}: {_describe(exc)}") from None
-        # The names on disk win over a lost or stale state file.
-        highest = max((s.sequence for s in known if s.sequence is not None), default=-1)
-        sequence = max(stored, highest + 1)
         self._write_state(path, b"%d\n" % (sequence + 1))
         return sequence
 
-    def _write_state(self, path: str, data: bytes) -> None:
+    def _write_state(self, path: str, data: bytes, *, sync: bool = True) -> None:
         self._ensure_dir(self.state_dir)
-        temp = f"{path}.tmp-{os.getpid()}"
+        # An unpredictable name, never an existing file or a symlink planted in its place.
+        temp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
         try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, _FILE_MODE)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE)
             try:
                 os.write(fd, data)
-                if self.fsync != "never":
+                if sync and self.fsync != "never":
                     os.fsync(fd)
             finally:
                 os.close(fd)
             os.replace(temp, path)
         except OSError as exc:
+            try:  # noqa: SIM105
+                os.unlink(temp)
+            except OSError:
+                pass
             raise SpoolError(f"cannot write {path}: {_describe(exc)}") from None
+
+    # -- the usage: what an append needs, without listing the segments -------------------------
+
+    def _read_usage(self) -> tuple | None:
+        """``(bytes of sealed segments, active stem or None)`` from ``state/usage``; None if absent."""
+        path = os.path.join(self.state_dir, USAGE_FILE)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SpoolError(f"cannot read {path}: {_describe(exc)}") from None
+        try:
+            parts = os.read(fd, 4096).split()
+        finally:
+            os.close(fd)
+        if len(parts) != 2 or not parts[0].isdigit():
+            return None  # damaged: rebuilt like a missing one
+        stem = parts[1].decode("utf-8", "replace")
+        return int(parts[0]), (None if stem == "-" else stem)
+
+    def _write_usage(self, sealed_bytes: int, active: str | None) -> None:
+        data = b"%d %s\n" % (max(0, sealed_bytes), (active or "-").encode())
+        self._write_state(os.path.join(self.state_dir, USAGE_FILE), data, sync=False)
+
+    def _forget_usage(self) -> None:
+        """Remove the usage before a change of several steps: a crash in between makes the next
+        lock holder rebuild it from the directory instead of trusting a half-updated count."""
+        path = os.path.join(self.state_dir, USAGE_FILE)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise SpoolError(f"cannot update {path}: {_describe(exc)}") from None
+
+    def _usage(self) -> tuple[int, Segment | None]:
+        """``(bytes of sealed segments, the active segment or None)``, under the lock.
+
+        One read of ``state/usage`` and one stat of the active segment; a directory scan only
+        when the usage is missing (a crash mid-change, an upgrade) or names a segment that is
+        gone (moved by hand, or a crash between its sealing and the usage update).
+        """
+        usage = self._read_usage()
+        if usage is not None:
+            sealed_bytes, stem = usage
+            if stem is None:
+                return self._fold_own(sealed_bytes, None)
+            path = os.path.join(self.segments_dir, stem + ACTIVE_SUFFIX)
+            try:
+                size = os.stat(path).st_size
+            except FileNotFoundError:
+                pass
+            else:
+                return self._fold_own(sealed_bytes, Segment(path, stem, size, False))
+        sealed_bytes, active, _others = self._rebuild()
+        return sealed_bytes, active
+
+    def _rebuild(self) -> tuple:
+        """Recount the usage from the directory (under the lock); ``(sealed bytes, active, others)``.
+
+        ``others`` are the sealed segments and any stray older active ones, oldest first.
+        """
+        own_lock = self._own_lock()
+        try:
+            self._forget_usage()
+            active, others = self._scan()
+            sealed_bytes = sum(segment.size for segment in others)
+            self._remove_own()  # the scan counted every segment written without the lock
+            self._write_usage(sealed_bytes, active.name if active else None)
+        finally:
+            os.close(own_lock)
+        return sealed_bytes, active, others
+
+    def _own_lock(self) -> int:
+        # Held for microseconds (or one fsync) by hooks that write a segment of their own.
+        lock = self._lock(max(self.lock_timeout, 5.0), OWN_LOCK_FILE)
+        if lock is None:
+            raise SpoolBusyError(f"the lock {self.directory}/{OWN_LOCK_FILE} stayed busy")
+        return lock
+
+    def _remove_own(self) -> None:
+        try:  # noqa: SIM105 -- contextlib is an import the hook need not pay for
+            os.unlink(os.path.join(self.state_dir, OWN_FILE))
+        except FileNotFoundError:
+            pass
+
+    def _own_records(self) -> list:
+        """``(bytes, segment file name)`` of each segment written without the lock since the last fold."""
+        try:
+            with open(os.path.join(self.state_dir, OWN_FILE), "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            return []
+        records = []
+        for raw in data.split(b"\n")[:-1]:  # a torn last record belongs to a writer that died
+            size, _, name = raw.partition(b" ")
+            if size.isdigit() and name:
+                records.append((int(size), name.decode("utf-8", "replace")))
+        return records
+
+    def _fold_own(self, sealed_bytes: int, active: Segment | None) -> tuple[int, Segment | None]:
+        """Add the segments hooks wrote without the lock to the usage (rare: one stat when none)."""
+        try:
+            os.stat(os.path.join(self.state_dir, OWN_FILE))
+        except FileNotFoundError:
+            return sealed_bytes, active
+        own_lock = self._own_lock()
+        try:
+            self._forget_usage()
+            for size, name in self._own_records():
+                # Recorded before its rename: a writer killed in between left no segment to count.
+                if os.path.exists(os.path.join(self.segments_dir, name)):
+                    sealed_bytes += size
+            self._remove_own()
+            self._write_usage(sealed_bytes, active.name if active else None)
+        finally:
+            os.close(own_lock)
+        return sealed_bytes, active
 
     def _seal(self, segment: Segment) -> Segment:
         """Rename an active segment to its sealed name (caller holds the lock)."""
@@ -537,21 +678,50 @@ class Spool:
         if lock is None:
             raise SpoolBusyError(f"the spool lock {self.directory}/{LOCK_FILE} stayed busy for {timeout:g} s")
         try:
-            active, others = self._scan()
+            # The flusher lists the directory anyway: recount the usage from it, which also
+            # corrects it after a power loss or segments deleted by hand.
+            sealed_bytes, active, others = self._rebuild()
             # Stray older active segments (copied in by hand) are sealed along with it.
             for stray in others:
                 if not stray.sealed and stray.size:
                     self._seal(stray)
             if active is None or active.size == 0:
                 return None
-            return self._seal(active)
+            self._forget_usage()
+            sealed = self._seal(active)
+            self._write_usage(sealed_bytes + sealed.size, None)
+            return sealed
         finally:
             os.close(lock)
 
     def _append_own_segment(self, line: bytes) -> str:
-        """Lock busy: write the line as a sealed segment of its own (temp file, then rename)."""
-        active, sealed = self._scan()
-        total = sum(s.size for s in sealed) + (active.size if active else 0)
+        """Lock busy: write the line as a sealed segment of its own (temp file, then rename).
+
+        Under the small own-segment lock, which the next holder of the spool lock also takes
+        to fold ``state/own`` into the usage.
+        """
+        own_lock = self._own_lock()
+        try:
+            return self._write_own_segment(line)
+        finally:
+            os.close(own_lock)
+
+    def _unlocked_total(self) -> int:
+        """The spool's bytes as the last usage says, plus what ``state/own`` adds; a scan without usage."""
+        usage = self._read_usage()
+        if usage is None:
+            active, sealed = self._scan()
+            return sum(s.size for s in sealed) + (active.size if active else 0)
+        total, stem = usage
+        if stem is not None:
+            try:  # noqa: SIM105
+                total += os.stat(os.path.join(self.segments_dir, stem + ACTIVE_SUFFIX)).st_size
+            except FileNotFoundError:
+                pass
+        return total + sum(size for size, _name in self._own_records())
+
+    def _write_own_segment(self, line: bytes) -> str:
+        total = self._unlocked_total()
         if total + len(line) > self.spool_max_bytes and self.spool_full_policy == "refuse":
             # Without the lock nothing may be deleted, so drop-oldest goes one line over the cap.
             self._refuse(total, len(line))
@@ -572,6 +742,7 @@ class Spool:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+            self._record_own(len(line), os.path.basename(final))
             os.rename(temp, final)
             if self.fsync != "never":
                 _fsync_dir(self.segments_dir)
@@ -582,6 +753,16 @@ class Spool:
                 pass
             raise SpoolError(f"cannot write spool segment {final}: {_describe(exc)}") from None
         return final
+
+    def _record_own(self, size: int, name: str) -> None:
+        """Note a segment written without the lock in ``state/own`` (one O_APPEND write)."""
+        self._ensure_dir(self.state_dir)
+        path = os.path.join(self.state_dir, OWN_FILE)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, _FILE_MODE)
+        try:
+            os.write(fd, b"%d %s\n" % (size, name.encode()))
+        finally:
+            os.close(fd)
 
     # -- the size cap ---------------------------------------------------------------------------
 
@@ -609,11 +790,18 @@ class Spool:
         except OSError:  # SpoolError included
             pass  # the count is informative; failing to count must not hide the refusal
 
-    def _make_room(self, active: Segment | None, sealed: list, total: int, incoming: int) -> Segment | None:
-        """At the cap: refuse, or delete oldest segments (``drop-oldest``); the active segment left."""
+    def _make_room(self, total: int, incoming: int) -> tuple[int, Segment | None]:
+        """At the cap: refuse, or delete oldest segments (``drop-oldest``); ``(sealed bytes, active)`` left.
+
+        Dropping needs the oldest segments, so only here, at the cap under ``drop-oldest``, does
+        an append list the directory (once per dropped batch: a whole segment's room is freed).
+        """
         if self.spool_full_policy != "drop-oldest" or incoming > self.spool_max_bytes:
             self._refuse(total, incoming)
-        victims = list(sealed)
+        sealed_bytes, active, victims = self._rebuild()
+        total = sealed_bytes + (active.size if active else 0)
+        self._forget_usage()
+        victims = list(victims)
         while total + incoming > self.spool_max_bytes:
             if victims:
                 victim = victims.pop(0)
@@ -623,7 +811,9 @@ class Spool:
                 break
             self._drop(victim)
             total -= victim.size
-        return active
+        sealed_bytes = total - (active.size if active else 0)
+        self._write_usage(sealed_bytes, active.name if active else None)
+        return sealed_bytes, active
 
     def _drop(self, segment: Segment) -> None:
         try:
@@ -649,6 +839,22 @@ class Spool:
         """Remove a delivered sealed segment, or move it to ``archive_dir`` (pruned by retention)."""
         if not segment.sealed:
             raise SpoolError(f"refusing to release {segment.path}: it is not sealed")
+        lock = self._lock(30.0)  # hooks hold it for microseconds
+        if lock is None:
+            raise SpoolBusyError(f"the spool lock {self.directory}/{LOCK_FILE} stayed busy for 30 s")
+        try:
+            sealed_bytes, active = self._usage()
+            try:
+                size = os.stat(segment.path).st_size
+            except FileNotFoundError:
+                return  # already gone (drop-oldest deleted it while it was delivered)
+            self._forget_usage()
+            self._remove(segment)
+            self._write_usage(sealed_bytes - size, active.name if active else None)
+        finally:
+            os.close(lock)
+
+    def _remove(self, segment: Segment) -> None:
         try:
             if self.archive_dir:
                 os.makedirs(self.archive_dir, _DIR_MODE, exist_ok=True)

@@ -309,6 +309,7 @@ def test_install_places_files_with_owners_and_modes(installed):
     assert (lib / "hook.py").read_bytes() == (REPO / "wazuh_ocsf/hook.py").read_bytes()
     tag = sys.implementation.cache_tag
     assert owner_mode(lib / "__pycache__" / f"hook.{tag}.pyc") == (0, GID, 0o640)
+    assert owner_mode(lib / "__pycache__" / f"hook-bundle.{tag}.bin") == (0, GID, 0o640)
     assert os.access(home / "wazuh-ocsf/venv/bin/python3", os.X_OK)
     assert os.readlink(root / "usr/local/bin/wazuh-ocsf") == f"{HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf"
     assert owner_mode(home / "etc/ossec.conf") == (0 if IS_ROOT else os.getuid(), GID, 0o660)

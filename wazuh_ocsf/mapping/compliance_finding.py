@@ -1,0 +1,145 @@
+"""Wazuh SCA and CIS-CAT check results → OCSF 1.1.0 Compliance Finding (class 2003).
+
+SCA (``data.sca``, ``type`` ``check``): the policy is ``compliance.standards[0]``, the
+check's ``compliance`` tags (``{"cis": "1.1.1", "pci_dss": "2.2"}``) add their standards
+and ``requirements`` (``"pci_dss 2.2"``), ``control`` is the check id, ``status`` comes from
+the result (passed → Pass, failed → Fail, anything else → Other, with the reason as
+``status_detail``), ``remediation.desc`` is the check's remediation and
+``finding_info`` has the check's title and description. CIS-CAT (``data.cis``): the
+benchmark is the standard, ``rule_title`` the title, ``result`` the status. The rule that
+fired is in ``finding_info`` as in Detection Finding; the rule's own compliance tags stay in
+``unmapped``. The agent is ``device`` (host profile) and ``resource``.
+"""
+
+from __future__ import annotations
+
+from wazuh_ocsf.errors import AlertError
+from wazuh_ocsf.mapping.base import agent_resource, base_event, finding_info, map_device
+from wazuh_ocsf.mapping.common import as_text, cut
+from wazuh_ocsf.mapping.observables import map_observables
+from wazuh_ocsf.mapping.routing import is_compliance
+from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
+
+CLASS_UID = 2003
+CLASS_NAME = "Compliance Finding"
+STATUS_NEW = (1, "New")
+PROFILE_HOST = "host"
+# compliance.status_id from a check's result (SCA: passed/failed/not applicable; CIS-CAT:
+# pass/fail/notchecked/error/unknown/informational).
+_RESULTS = {"passed": (1, "Pass"), "pass": (1, "Pass"), "failed": (3, "Fail"), "fail": (3, "Fail")}
+_OTHER = (99, "Other")
+
+
+def _text(obj: dict, key: str, path: str, used: set) -> str | None:
+    value = obj.get(key)
+    text = as_text(value)
+    if text is not None and type(value) is str and len(text) == len(value):
+        used.add(path)
+    return text
+
+
+def _sca(sca: dict, info: dict, used: set) -> tuple:
+    """``(compliance, remediation)`` of an SCA check alert; fills ``info``."""
+    check = sca["check"]
+    base = "data.sca.check."
+    standards, requirements = [], []
+    policy = _text(sca, "policy", "data.sca.policy", used) or _text(sca, "policy_id", "data.sca.policy_id", used)
+    standards.append(policy or "Wazuh SCA")
+    tags = check.get("compliance")
+    if type(tags) is dict and tags:
+        exact = True
+        for name, value in tags.items():
+            values = value if type(value) is list else [value]
+            texts = [as_text(item) for item in values]
+            if type(name) is not str or not name or not texts or None in texts:
+                exact = False
+                continue
+            standards.append(cut(name))
+            requirements += [cut(f"{name} {text}") for text in texts]
+            exact = exact and all(type(item) is str for item in values)
+        if exact:
+            used.add(base + "compliance")
+    compliance = {"standards": list(dict.fromkeys(standards))}
+    if requirements:
+        compliance["requirements"] = requirements
+    control = _text(check, "id", base + "id", used)
+    if control is not None:
+        compliance["control"] = control
+    result = _text(check, "result", base + "result", used)
+    if result is not None:
+        compliance["status_id"], compliance["status"] = _RESULTS.get(result.lower(), _OTHER)
+        compliance["status_code"] = result
+    reason = _text(check, "reason", base + "reason", used)
+    if reason is not None:
+        compliance["status_detail"] = reason
+    title = _text(check, "title", base + "title", used)
+    if title is not None:
+        info["title"] = title
+    desc = _text(check, "description", base + "description", used)
+    if desc is not None:
+        info["desc"] = desc
+    remediation = None
+    fix = _text(check, "remediation", base + "remediation", used)
+    if fix is not None:
+        remediation = {"desc": fix}
+        references = check.get("references")
+        if type(references) is str and references:
+            remediation["references"] = [cut(ref.strip()) for ref in references.split(",") if ref.strip()]
+    return compliance, remediation
+
+
+def _cis(cis: dict, info: dict, used: set) -> tuple:
+    """``(compliance, remediation)`` of a CIS-CAT alert; fills ``info``."""
+    base = "data.cis."
+    benchmark = _text(cis, "benchmark", base + "benchmark", used)
+    compliance = {"standards": [benchmark or "CIS-CAT"]}
+    control = _text(cis, "rule_ref", base + "rule_ref", used)
+    if control is not None:
+        compliance["control"] = control
+    result = _text(cis, "result", base + "result", used)
+    if result is not None:
+        compliance["status_id"], compliance["status"] = _RESULTS.get(result.lower(), _OTHER)
+        compliance["status_code"] = result
+    info["title"] = _text(cis, "rule_title", base + "rule_title", used)
+    desc = _text(cis, "description", base + "description", used)
+    if desc is not None:
+        info["desc"] = desc
+    fix = _text(cis, "remediation", base + "remediation", used)
+    return compliance, ({"desc": fix} if fix is not None else None)
+
+
+def map_compliance_finding(
+    alert: dict, rule: dict, epoch_ms: int, offset: int | None, product_version: str | None, attack_version: str | None
+) -> dict:
+    """A checked SCA or CIS-CAT alert → Compliance Finding event (AlertError for others)."""
+    if not is_compliance(alert):
+        raise AlertError("not a compliance check alert: Compliance Finding needs data.sca (a check) or data.cis")
+    used = set()
+    event = base_event(alert, rule, epoch_ms, offset, CLASS_UID, CLASS_NAME, product_version, used, risk_score=False)
+    event["status_id"], event["status"] = STATUS_NEW
+    info = finding_info(alert, rule, epoch_ms, attack_version, used)
+    data = alert["data"]
+    sca = data.get("sca")
+    if type(sca) is dict and sca.get("type") == "check":
+        compliance, remediation = _sca(sca, info, used)
+    else:
+        compliance, remediation = _cis(data["cis"], info, used)
+    event["finding_info"] = info
+    event["compliance"] = compliance
+    if remediation is not None:
+        event["remediation"] = remediation
+    agent = alert.get("agent")
+    device = map_device(agent, used)
+    if device is not None:
+        event["device"] = device
+        event["metadata"]["profiles"] = [PROFILE_HOST]
+    resource = agent_resource(agent, used)
+    if resource is not None:
+        event["resource"] = resource
+    observables = map_observables(alert)
+    if observables is not None:
+        event["observables"] = observables
+    unmapped = map_unmapped(alert, used, with_parents(used))
+    if unmapped is not None:
+        event["unmapped"] = unmapped
+    return event

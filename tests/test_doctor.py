@@ -328,7 +328,7 @@ def test_spool_and_integration_file_as_another_user(tmp_path):
 @pytest.mark.parametrize(
     ("options", "words"),
     [
-        ('{"ocsf_class": "bogus"}', "<options> ocsf_class: expected security_finding (2001) or detection_finding"),
+        ('{"ocsf_class": "bogus"}', "<options> ocsf_class: expected auto, security_finding (2001) or detection"),
         ('{"ocsf_class": true}', "<options> ocsf_class: expected a string, got bool"),
         ('{"colour": "red"}', "unknown key(s) 'colour'"),
         ("[1]", "<options>: expected a JSON object"),

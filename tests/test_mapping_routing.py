@@ -150,3 +150,31 @@ def test_flusher_writes_one_object_per_class_and_day_and_duckdb_reads_the_cves(t
     rows = duckdb.sql(query).fetchall()
     assert rows == [("CVE-2023-38545", 10.0, finding_uid(CORPUS["vulnerability-detected-4-7"])),
                     ("CVE-2023-38545", 9.8, finding_uid(CORPUS["vulnerability-detected-4-7"]))]
+
+
+def test_doctor_names_the_inactive_routes_and_probes_every_routed_class(tmp_path) -> None:
+    pytest.importorskip("pyarrow", reason="the probe writes Parquet")
+    from test_doctor import base_config, doctor, manager_tree
+
+    config = base_config(tmp_path)
+    config.update({"WAZUH_OCSF_OUTPUT_DIR": str(tmp_path / "lake"), "WAZUH_OCSF_OCSF_CLASS": "auto",
+                   "WAZUH_OCSF_VULNERABILITY_FINDING_SOURCE": "wazuh-vulnerability"})
+    home = manager_tree(tmp_path, config=config)
+    code, checks, text = doctor(tmp_path, home, "--probe")
+    assert code == 0, text
+    detail = checks["config"]["detail"]
+    assert "auto: alerts no route takes go to detection_finding; active routes: vulnerability_finding" in detail
+    assert "inactive (no destination, their alerts go to detection_finding): compliance_finding, file_activity, " \
+           "authentication; set WAZUH_OCSF_COMPLIANCE_FINDING_SOURCE" in detail
+    probes = sorted(path.relative_to(tmp_path / "lake").parts[:2] for path in (tmp_path / "lake").rglob("*.parquet"))
+    assert probes == [("ext", "wazuh"), ("ext", "wazuh-vulnerability")]  # SOURCE_LOCATION: the finding class
+
+
+def test_doctor_mentions_the_deprecation_of_security_finding(tmp_path) -> None:
+    from test_doctor import base_config, doctor, manager_tree
+
+    config = base_config(tmp_path)
+    config["WAZUH_OCSF_OUTPUT_DIR"] = str(tmp_path / "lake")
+    code, checks, text = doctor(tmp_path, manager_tree(tmp_path, config=config))
+    assert code == 0, text
+    assert "Security Finding (2001) is deprecated in OCSF 1.1.0" in checks["config"]["detail"]

@@ -13,7 +13,7 @@ import os
 import time
 
 from wazuh_ocsf import flush_state
-from wazuh_ocsf.config import CLASS_NAMES, SETTINGS, Settings
+from wazuh_ocsf.config import CLASS_NAMES, ROUTED_CLASSES, SETTINGS, Settings
 from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.sinks.base import partition_path
 from wazuh_ocsf.spool import STATE, Spool
@@ -59,6 +59,11 @@ def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float 
     data["flush"] = flush_state.load(settings.spool_dir)
     data["destinations"] = destinations(settings)
     data["ocsf_class"] = CLASS_NAMES[settings.ocsf_class]
+    data["routing"] = settings.routing  # OCSF_CLASS=auto: ocsf_class is the class of alerts no route takes
+    data["active_routes"] = [CLASS_NAMES[uid] for uid in settings.active_routes()] if settings.routing else []
+    data["inactive_routes"] = (
+        [CLASS_NAMES[uid] for uid in ROUTED_CLASSES if not settings.has_destination(uid)] if settings.routing else []
+    )
     data["config"] = settings.masked()
     data["config_set"] = sorted(
         s.env for s in SETTINGS if s.attr != "wazuh_home" and settings.source_of(s.attr) != "default"
@@ -178,6 +183,11 @@ def render(data: dict) -> str:
     for index, (name, places) in enumerate(sorted(data["destinations"].items())):
         label = "  destinations    " if index == 0 else " " * 18
         marker = " (configured class)" if name == data["ocsf_class"] else ""
+        if data.get("routing"):
+            marker = " (auto: finding class)" if name == data["ocsf_class"] else ""
+            marker += " (auto: routed)" if name in data["active_routes"] else ""
+            marker += " (auto: route inactive, its alerts go to the finding class)" if name in data[
+                "inactive_routes"] else ""
         lines.append(f"{label}{name}{marker}: {', '.join(places) if places else 'none'}")
     for problem in data["problems"]:
         lines.append(f"PROBLEM: {problem}")

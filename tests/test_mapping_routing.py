@@ -6,6 +6,8 @@ alert goes to the finding class (Detection Finding by default, Security Finding 
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hook_support import Home, alert_bytes, argv_48
 from test_corpus import load_corpus
@@ -178,3 +180,59 @@ def test_doctor_mentions_the_deprecation_of_security_finding(tmp_path) -> None:
     code, checks, text = doctor(tmp_path, manager_tree(tmp_path, config=config))
     assert code == 0, text
     assert "Security Finding (2001) is deprecated in OCSF 1.1.0" in checks["config"]["detail"]
+
+
+def test_create_source_all_registers_one_source_per_routed_class(tmp_path, monkeypatch, capsys) -> None:
+    """CreateCustomLogSource per class, with the real request shapes (botocore's Stubber)."""
+    boto3 = pytest.importorskip("boto3")
+    from botocore.stub import ANY, Stubber
+
+    from wazuh_ocsf import cli, security_lake
+
+    region, crawler = "eu-west-1", "arn:aws:iam::111122223333:role/AmazonSecurityLake-Glue-wazuh"
+    config = tmp_path / "wazuh-ocsf.conf"
+    config.write_text(f"WAZUH_OCSF_SPOOL_DIR={tmp_path / 'spool'}\nREGION={region}\nACCOUNT_ID=111122223333\n"
+                      "WAZUH_OCSF_OCSF_CLASS=auto\nWAZUH_OCSF_AUTHENTICATION_SOURCE=wazuh-logins\n")
+    for key in list(os.environ):
+        if key.startswith("WAZUH_OCSF_"):
+            monkeypatch.delenv(key)
+    client = boto3.client("securitylake", region_name=region, aws_access_key_id="AKIDEXAMPLE",
+                          aws_secret_access_key="x")
+    monkeypatch.setattr(security_lake, "make_client", lambda region, endpoint_url=None: client)
+    expected = [("wazuh", "DETECTION_FINDING"), ("wazuh-vulnerability", "VULNERABILITY_FINDING"),
+                ("wazuh-compliance", "COMPLIANCE_FINDING"), ("wazuh-file-activity", "FILE_ACTIVITY"),
+                ("wazuh-logins", "AUTHENTICATION")]
+    with Stubber(client) as stubber:
+        for name, event_class in expected:
+            location = f"s3://aws-security-data-lake-{region}-abcdef123456/ext/{name}/"
+            stubber.add_response(
+                "create_custom_log_source",
+                {"source": {"sourceName": name, "provider": {
+                    "roleArn": f"arn:aws:iam::111122223333:role/AmazonSecurityLake-Provider-{name}-{region}",
+                    "location": location}}},
+                {"sourceName": name, "eventClasses": [event_class], "configuration": {
+                    "crawlerConfiguration": {"roleArn": crawler},
+                    "providerIdentity": {"principal": "111122223333", "externalId": ANY}}},
+            )
+        code = cli.main(["--config", str(config), "create-source", "--class", "all", "--crawler-role-arn", crawler,
+                         "--principal", "111122223333"])
+        stubber.assert_no_pending_responses()
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "must also be allowed to write to the other sources' locations" in out
+    settings = load_settings(path=str(config), environ={})
+    assert settings.active_routes() == (2002, 2003, 1001, 3002)
+    assert [settings.destination_prefix(uid) for uid in (2004, 2002, 2003, 1001, 3002)] == [
+        f"ext/{name}/" for name, _ in expected]
+    assert settings.role_arn.endswith("Provider-wazuh-eu-west-1")  # the finding class's role, the first one
+
+
+def test_create_source_names_one_source_only(tmp_path, capsys) -> None:
+    from wazuh_ocsf import cli
+
+    config = tmp_path / "wazuh-ocsf.conf"
+    config.write_text(f"WAZUH_OCSF_SPOOL_DIR={tmp_path / 'spool'}\nREGION=eu-west-1\n")
+    code = cli.main(["--config", str(config), "create-source", "--class", "authentication", "--class", "all",
+                     "--source-name", "x", "--crawler-role-arn", "arn:aws:iam::1:role/x", "--dry-run"])
+    assert code != 0
+    assert "--source-name: names one source" in capsys.readouterr().err

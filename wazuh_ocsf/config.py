@@ -45,6 +45,12 @@ FINDING_CLASSES = (SECURITY_FINDING, DETECTION_FINDING)
 ROUTED_CLASSES = (VULNERABILITY_FINDING, COMPLIANCE_FINDING, FILE_ACTIVITY, AUTHENTICATION)
 #: ``WAZUH_OCSF_OCSF_CLASS=auto``: each alert in the class that fits it (see mapping.routing).
 AUTO = "auto"
+_DEFAULT_SOURCES = {
+    VULNERABILITY_FINDING: "wazuh-vulnerability",
+    COMPLIANCE_FINDING: "wazuh-compliance",
+    FILE_ACTIVITY: "wazuh-file-activity",
+    AUTHENTICATION: "wazuh-authentication",
+}
 _CLASS_WORDS = {
     "security_finding": SECURITY_FINDING,
     "security-finding": SECURITY_FINDING,
@@ -74,6 +80,21 @@ def parse_class_choice(value: str) -> int | str:
         return parse_class(value)
     except ValueError:
         raise ValueError("expected auto, security_finding (2001) or detection_finding (2004)") from None
+
+
+def parse_any_class(value: str) -> int:
+    """Any class of :data:`CLASS_NAMES` by name (``file_activity``, ``file-activity``) or uid."""
+    word = str(value).strip().lower().replace("-", "_")
+    for class_uid, name in CLASS_NAMES.items():
+        if word in (name, str(class_uid)):
+            return class_uid
+    raise ValueError("expected one of " + ", ".join(CLASS_NAMES.values()))
+
+
+def default_source_name(class_uid: int) -> str:
+    """The custom source name ``create-source`` gives a class that has none configured:
+    ``wazuh`` for the finding class, ``wazuh-<class>`` (at most 20 characters) for a routed one."""
+    return _DEFAULT_SOURCES.get(class_uid, "wazuh")
 
 
 def class_name(class_uid: int) -> str:

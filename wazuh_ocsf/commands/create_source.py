@@ -11,12 +11,14 @@ HELP = "register the Security Lake custom source (CreateCustomLogSource) and sav
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Source name, class, crawler role, principal, external id, version, ``--dry-run``."""
     parser.add_argument(
-        "--source-name", metavar="NAME", help="custom source name, at most 20 characters (default: the configured "
-        "source of the class, else wazuh)"
+        "--source-name", metavar="NAME", help="custom source name, at most 20 characters, for one class (default: "
+        "the configured source of the class, else wazuh, or wazuh-<class> for a routed class)"
     )
     parser.add_argument(
-        "--class", dest="ocsf_class", metavar="CLASS",
-        help="security_finding or detection_finding (default: WAZUH_OCSF_OCSF_CLASS)",
+        "--class", dest="ocsf_class", metavar="CLASS", action="append",
+        help="security_finding, detection_finding, vulnerability_finding, compliance_finding, file_activity, "
+        "authentication, or all (the finding class and the four routed classes); repeatable; one custom source "
+        "each (default: the finding class of WAZUH_OCSF_OCSF_CLASS)",
     )
     parser.add_argument(
         "--crawler-role-arn", metavar="ARN", required=True,
@@ -35,45 +37,76 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _classes(args: argparse.Namespace, settings) -> list:
+    """The classes asked for, in order, once each; ``all``: the finding class and the routed ones."""
+    from wazuh_ocsf.config import ROUTED_CLASSES, parse_any_class
+    from wazuh_ocsf.errors import ConfigError
+
+    classes = []
+    for word in args.ocsf_class or [str(settings.ocsf_class)]:
+        try:
+            found = [settings.ocsf_class, *ROUTED_CLASSES] if word.strip().lower() == "all" else [parse_any_class(word)]
+        except ValueError as exc:
+            raise ConfigError("--class", f"{exc}, or all (got {word!r})") from None
+        classes += [class_uid for class_uid in found if class_uid not in classes]
+    if args.source_name and len(classes) > 1:
+        raise ConfigError("--source-name", "names one source: with several classes each takes its configured source "
+                          "or the default name (wazuh, wazuh-<class>)")
+    return classes
+
+
 def run(args: argparse.Namespace) -> int:
-    """Create the source, then update the config file with role ARN, location, bucket and external id."""
+    """Create one source per class, then update the config file with their locations (and the
+    first one's role ARN), bucket and external id."""
     import secrets
 
     from wazuh_ocsf import security_lake
-    from wazuh_ocsf.config import CLASS_NAMES, load_settings, parse_class
+    from wazuh_ocsf.config import CLASS_NAMES, default_source_name, load_settings
     from wazuh_ocsf.config_file import update_settings
     from wazuh_ocsf.errors import ConfigError
 
     settings = load_settings(path=args.config)
     if not settings.region:
         raise ConfigError("WAZUH_OCSF_REGION", "required: Security Lake custom sources are regional")
-    try:
-        class_uid = parse_class(args.ocsf_class) if args.ocsf_class else settings.ocsf_class
-    except ValueError as exc:
-        raise ConfigError("--class", str(exc)) from None
-    source_name = args.source_name or settings.destination_source(class_uid) or "wazuh"
+    classes = _classes(args, settings)
     external_id = args.external_id or settings.external_id or secrets.token_hex(16)
     principal = args.principal or (None if args.dry_run else _caller_account(settings))
-    params = security_lake.request_for(
-        source_name=source_name,
-        class_uid=class_uid,
-        crawler_role_arn=args.crawler_role_arn,
-        principal=principal or "<the caller's account>",
-        external_id=external_id,
-        source_version=args.source_version,
-    )
+    requests = []
+    for class_uid in classes:
+        source_name = args.source_name or settings.destination_source(class_uid) or default_source_name(class_uid)
+        requests.append((class_uid, security_lake.request_for(
+            source_name=source_name,
+            class_uid=class_uid,
+            crawler_role_arn=args.crawler_role_arn,
+            principal=principal or "<the caller's account>",
+            external_id=external_id,
+            source_version=args.source_version,
+        )))
     if args.dry_run:
-        params["configuration"]["providerIdentity"]["externalId"] = "****"
-        print(json.dumps(params, indent=1))
+        for _class_uid, params in requests:
+            params["configuration"]["providerIdentity"]["externalId"] = "****"
+            print(json.dumps(params, indent=1))
         return 0
-    created = security_lake.create_custom_source(security_lake.make_client(settings.region), params)
-    written = update_settings(settings.config_path, security_lake.settings_to_write(created, class_uid, external_id))
-    if args.json:
-        print(json.dumps({**created, "class": CLASS_NAMES[class_uid], "config_path": settings.config_path}))
-    else:
-        print(f"created custom source {source_name} ({CLASS_NAMES[class_uid]}): {created['location']}")
+    client = security_lake.make_client(settings.region)
+    results = []
+    for class_uid, params in requests:
+        created = security_lake.create_custom_source(client, params)
+        values = security_lake.settings_to_write(created, class_uid, external_id)
+        if results:  # each source has its own provider role: the config keeps the first one's
+            del values["role_arn"]
+        written = update_settings(settings.config_path, values)
+        results.append((class_uid, created, written))
+    for class_uid, created, written in results:
+        if args.json:
+            print(json.dumps({**created, "class": CLASS_NAMES[class_uid], "config_path": settings.config_path}))
+            continue
+        print(f"created custom source {created['source_name']} ({CLASS_NAMES[class_uid]}): {created['location']}")
         print(f"provider role: {created['role_arn']}")
         print(f"updated {settings.config_path}: " + ", ".join(w.split("=", 1)[0] for w in written))
+    if not args.json:
+        if len(results) > 1:
+            print(f"WAZUH_OCSF_ROLE_ARN is {results[0][1]['role_arn']}: it must also be allowed to write to the other "
+                  "sources' locations (README, Routing: registering the routed classes' sources)")
         print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there")
     return 0
 

@@ -236,3 +236,28 @@ def test_create_source_names_one_source_only(tmp_path, capsys) -> None:
                      "--source-name", "x", "--crawler-role-arn", "arn:aws:iam::1:role/x", "--dry-run"])
     assert code != 0
     assert "--source-name: names one source" in capsys.readouterr().err
+
+
+def test_installer_ocsf_class_auto_and_one_source_name_per_class() -> None:
+    """The installer's settings: ``--ocsf-class auto``, ``--source-name NAME`` and ``CLASS=NAME``."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "installer"))  # as test_installer does
+    from wazuh_ocsf_installer.cli import build_parser
+    from wazuh_ocsf_installer.errors import UsageError
+    from wazuh_ocsf_installer.plan import _config_updates
+
+    args = build_parser().parse_args([
+        "--ocsf-class", "auto", "--source-name", "wazuh", "--source-name", "vulnerability-finding=wazuh-vulns",
+        "--source-name", "3002=wazuh-logins", "--source-location", "s3://lake/ext/wazuh/",
+    ])
+    assert _config_updates(args) == {
+        "WAZUH_OCSF_OCSF_CLASS": "auto",
+        "WAZUH_OCSF_SOURCE_LOCATION": "wazuh",
+        "WAZUH_OCSF_VULNERABILITY_FINDING_SOURCE": "wazuh-vulns",
+        "WAZUH_OCSF_AUTHENTICATION_SOURCE": "wazuh-logins",
+        "WAZUH_OCSF_DETECTION_FINDING_LOCATION": "s3://lake/ext/wazuh/",  # the finding class of auto
+    }
+    with pytest.raises(UsageError, match="--source-name 'network=x'"):
+        _config_updates(build_parser().parse_args(["--source-name", "network=x"]))

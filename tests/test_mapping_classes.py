@@ -223,3 +223,30 @@ def test_sshd_logins() -> None:
     success = mapped("sshd-auth-success-ipv6-agent", 3002)
     assert (success["status"], success["user"]["name"]) == ("Success", "ec2-user")
     assert success["dst_endpoint"]["ip"] == "2001:db8:10:0:215:5dff:fe00:7"
+
+
+def test_routing_loads_only_cheap_modules_and_a_fixed_class_loads_no_router() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, json; import wazuh_ocsf.mapping as m; alerts = json.loads(sys.stdin.read());"
+        "fixed = m.map_alert(alerts[0], class_uid=2004); before = 'wazuh_ocsf.mapping.routing' in sys.modules;"
+        "from wazuh_ocsf.mapping.routing import route;"
+        "[m.map_alert(a, class_uid=route(a, 2004, (2002, 2003, 1001, 3002))) for a in alerts];"
+        "print(json.dumps([before, sorted(sys.modules)]))"
+    )
+    alerts = [CORPUS[slug] for slug in ("sshd-auth-failed", "vulnerability-detected-4-7", "sca-check-passed",
+                                        "fim-registry-value-modified", "windows-logon-success-4624")]
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-S", "-c", code], input=json.dumps(alerts), capture_output=True,
+                          text=True, env=dict(os.environ, PYTHONPATH=str(root)), check=True)
+    before, loaded = json.loads(done.stdout)
+    assert before is False  # the router is imported only when routing
+    assert {"wazuh_ocsf.mapping.vulnerability_finding", "wazuh_ocsf.mapping.authentication"} <= set(loaded)
+    forbidden = {"datetime", "hashlib", "uuid", "base64", "typing", "dataclasses", "logging", "argparse",
+                 "socket", "ipaddress", "pyarrow", "decimal"}
+    assert set(loaded) & forbidden == set()

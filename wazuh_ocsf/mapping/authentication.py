@@ -20,9 +20,15 @@ for its description (``message``).
 from __future__ import annotations
 
 from wazuh_ocsf.errors import AlertError
-from wazuh_ocsf.mapping.base import base_event, make_finding_uid, map_device
+from wazuh_ocsf.mapping.base import (
+    PROFILE_HOST,
+    add_observables_and_unmapped,
+    base_event,
+    make_finding_uid,
+    map_device,
+)
 from wazuh_ocsf.mapping.common import as_int, as_text
-from wazuh_ocsf.mapping.observables import is_ip, map_observables
+from wazuh_ocsf.mapping.observables import is_ip
 from wazuh_ocsf.mapping.routing import (
     WINDOWS_LOGON_EVENTS,
     authenticated_user,
@@ -30,14 +36,12 @@ from wazuh_ocsf.mapping.routing import (
     windows_event_id,
     windows_eventdata,
 )
-from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
 CLASS_UID = 3002
 CLASS_NAME = "Authentication"
 CATEGORY = (3, "Identity & Access Management")
 LOGON = (1, "Logon")
 SUCCESS, FAILURE, STATUS_UNKNOWN = (1, "Success"), (2, "Failure"), (0, "Unknown")
-PROFILE_HOST = "host"
 SUCCESS_GROUPS = frozenset({"authentication_success"})
 FAILURE_GROUPS = frozenset(
     {"authentication_failed", "authentication_failures", "invalid_login", "win_authentication_failed"}
@@ -181,10 +185,4 @@ def map_authentication(
         event["service"] = {"name": program}
     event["device"] = device
     event["metadata"]["profiles"] = [PROFILE_HOST]
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
-    unmapped = map_unmapped(alert, used, with_parents(used))
-    if unmapped is not None:
-        event["unmapped"] = unmapped
-    return event
+    return add_observables_and_unmapped(event, alert, used)

@@ -12,8 +12,9 @@ from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import common
 from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
 from wazuh_ocsf.mapping.mitre import map_attacks
-from wazuh_ocsf.mapping.observables import is_ip
+from wazuh_ocsf.mapping.observables import is_ip, map_observables
 from wazuh_ocsf.mapping.timestamps import parse_timestamp
+from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
 MANAGER_AGENT_ID = "000"
 
@@ -282,3 +283,31 @@ def finding_info(alert: dict, rule: dict, epoch_ms: int, attack_version: str | N
     if sources is not None:
         info["data_sources"] = sources
     return info
+
+
+PROFILE_HOST = "host"
+
+
+def add_host(event: dict, agent: object, used: set, *, resource: str | None = None) -> None:
+    """The agent as ``device`` (with the host profile) and, for the finding classes, as the
+    ``resource`` attribute named (``resource`` in 2002/2003)."""
+    device = map_device(agent, used)
+    if device is not None:
+        event["device"] = device
+        event["metadata"]["profiles"] = [PROFILE_HOST]
+    if resource is not None:
+        details = agent_resource(agent, used)
+        if details is not None:
+            event[resource] = details
+
+
+def add_observables_and_unmapped(event: dict, alert: dict, used: set) -> dict:
+    """The last attributes of a routed class's event: ``observables`` and ``unmapped`` (what no
+    attribute holds, ``used`` paths at any depth); returns ``event``."""
+    observables = map_observables(alert)
+    if observables is not None:
+        event["observables"] = observables
+    unmapped = map_unmapped(alert, used, with_parents(used))
+    if unmapped is not None:
+        event["unmapped"] = unmapped
+    return event

@@ -14,28 +14,34 @@ fired is in ``finding_info`` as in Detection Finding; the rule's own compliance 
 from __future__ import annotations
 
 from wazuh_ocsf.errors import AlertError
-from wazuh_ocsf.mapping.base import agent_resource, base_event, finding_info, map_device
+from wazuh_ocsf.mapping.base import add_host, add_observables_and_unmapped, base_event, finding_info, text_at
 from wazuh_ocsf.mapping.common import as_text, cut
-from wazuh_ocsf.mapping.observables import map_observables
 from wazuh_ocsf.mapping.routing import is_compliance
-from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
 CLASS_UID = 2003
 CLASS_NAME = "Compliance Finding"
 STATUS_NEW = (1, "New")
-PROFILE_HOST = "host"
 # compliance.status_id from a check's result (SCA: passed/failed/not applicable; CIS-CAT:
 # pass/fail/notchecked/error/unknown/informational).
 _RESULTS = {"passed": (1, "Pass"), "pass": (1, "Pass"), "failed": (3, "Fail"), "fail": (3, "Fail")}
 _OTHER = (99, "Other")
 
 
-def _text(obj: dict, key: str, path: str, used: set) -> str | None:
-    value = obj.get(key)
-    text = as_text(value)
-    if text is not None and type(value) is str and len(text) == len(value):
-        used.add(path)
-    return text
+
+
+def _put(target: dict, attr: str, obj: dict, key: str, base: str, used: set) -> None:
+    """``target[attr]`` = ``obj[key]`` as text, when there is one (``base + key`` marked used)."""
+    text = text_at(obj, key, base + key, used)
+    if text is not None:
+        target[attr] = text
+
+
+def _result(compliance: dict, obj: dict, base: str, used: set) -> None:
+    """``compliance.status_id``/``status``/``status_code`` from ``obj["result"]``."""
+    result = text_at(obj, "result", base + "result", used)
+    if result is not None:
+        compliance["status_id"], compliance["status"] = _RESULTS.get(result.lower(), _OTHER)
+        compliance["status_code"] = result
 
 
 def _sca(sca: dict, info: dict, used: set) -> tuple:
@@ -43,7 +49,7 @@ def _sca(sca: dict, info: dict, used: set) -> tuple:
     check = sca["check"]
     base = "data.sca.check."
     standards, requirements = [], []
-    policy = _text(sca, "policy", "data.sca.policy", used) or _text(sca, "policy_id", "data.sca.policy_id", used)
+    policy = text_at(sca, "policy", "data.sca.policy", used) or text_at(sca, "policy_id", "data.sca.policy_id", used)
     standards.append(policy or "Wazuh SCA")
     tags = check.get("compliance")
     if type(tags) is dict and tags:
@@ -62,24 +68,13 @@ def _sca(sca: dict, info: dict, used: set) -> tuple:
     compliance = {"standards": list(dict.fromkeys(standards))}
     if requirements:
         compliance["requirements"] = requirements
-    control = _text(check, "id", base + "id", used)
-    if control is not None:
-        compliance["control"] = control
-    result = _text(check, "result", base + "result", used)
-    if result is not None:
-        compliance["status_id"], compliance["status"] = _RESULTS.get(result.lower(), _OTHER)
-        compliance["status_code"] = result
-    reason = _text(check, "reason", base + "reason", used)
-    if reason is not None:
-        compliance["status_detail"] = reason
-    title = _text(check, "title", base + "title", used)
-    if title is not None:
-        info["title"] = title
-    desc = _text(check, "description", base + "description", used)
-    if desc is not None:
-        info["desc"] = desc
+    _put(compliance, "control", check, "id", base, used)
+    _result(compliance, check, base, used)
+    _put(compliance, "status_detail", check, "reason", base, used)
+    _put(info, "title", check, "title", base, used)
+    _put(info, "desc", check, "description", base, used)
     remediation = None
-    fix = _text(check, "remediation", base + "remediation", used)
+    fix = text_at(check, "remediation", base + "remediation", used)
     if fix is not None:
         remediation = {"desc": fix}
         references = check.get("references")
@@ -91,20 +86,13 @@ def _sca(sca: dict, info: dict, used: set) -> tuple:
 def _cis(cis: dict, info: dict, used: set) -> tuple:
     """``(compliance, remediation)`` of a CIS-CAT alert; fills ``info``."""
     base = "data.cis."
-    benchmark = _text(cis, "benchmark", base + "benchmark", used)
+    benchmark = text_at(cis, "benchmark", base + "benchmark", used)
     compliance = {"standards": [benchmark or "CIS-CAT"]}
-    control = _text(cis, "rule_ref", base + "rule_ref", used)
-    if control is not None:
-        compliance["control"] = control
-    result = _text(cis, "result", base + "result", used)
-    if result is not None:
-        compliance["status_id"], compliance["status"] = _RESULTS.get(result.lower(), _OTHER)
-        compliance["status_code"] = result
-    info["title"] = _text(cis, "rule_title", base + "rule_title", used)
-    desc = _text(cis, "description", base + "description", used)
-    if desc is not None:
-        info["desc"] = desc
-    fix = _text(cis, "remediation", base + "remediation", used)
+    _put(compliance, "control", cis, "rule_ref", base, used)
+    _result(compliance, cis, base, used)
+    _put(info, "title", cis, "rule_title", base, used)
+    _put(info, "desc", cis, "description", base, used)
+    fix = text_at(cis, "remediation", base + "remediation", used)
     return compliance, ({"desc": fix} if fix is not None else None)
 
 
@@ -128,18 +116,5 @@ def map_compliance_finding(
     event["compliance"] = compliance
     if remediation is not None:
         event["remediation"] = remediation
-    agent = alert.get("agent")
-    device = map_device(agent, used)
-    if device is not None:
-        event["device"] = device
-        event["metadata"]["profiles"] = [PROFILE_HOST]
-    resource = agent_resource(agent, used)
-    if resource is not None:
-        event["resource"] = resource
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
-    unmapped = map_unmapped(alert, used, with_parents(used))
-    if unmapped is not None:
-        event["unmapped"] = unmapped
-    return event
+    add_host(event, alert.get("agent"), used, resource="resource")
+    return add_observables_and_unmapped(event, alert, used)

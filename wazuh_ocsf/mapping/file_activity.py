@@ -18,11 +18,9 @@ use as finding uid; the rule stays in ``unmapped`` but for its description (``me
 from __future__ import annotations
 
 from wazuh_ocsf.errors import AlertError
-from wazuh_ocsf.mapping.base import base_event, make_finding_uid, map_device
+from wazuh_ocsf.mapping.base import add_observables_and_unmapped, base_event, make_finding_uid, map_device, text_at
 from wazuh_ocsf.mapping.common import INT32_MAX, INT64_MAX, as_int, as_text, basename, cut
-from wazuh_ocsf.mapping.observables import map_observables
 from wazuh_ocsf.mapping.routing import is_file_activity
-from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
 CLASS_UID = 1001
 CLASS_NAME = "File System Activity"
@@ -38,11 +36,7 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _exact(syscheck: dict, key: str, used: set) -> str | None:
-    value = syscheck.get(key)
-    text = as_text(value)
-    if text is not None and type(value) is str and len(text) == len(value):
-        used.add("syscheck." + key)
-    return text
+    return text_at(syscheck, key, "syscheck." + key, used)
 
 
 def _file(syscheck: dict, suffix: str, used: set) -> dict:
@@ -150,10 +144,4 @@ def map_file_activity(
         event["file_diff"] = diff
     event["actor"] = _actor(syscheck, used)
     event["device"] = map_device(alert["agent"], used)
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
-    unmapped = map_unmapped(alert, used, with_parents(used))
-    if unmapped is not None:
-        event["unmapped"] = unmapped
-    return event
+    return add_observables_and_unmapped(event, alert, used)

@@ -21,7 +21,8 @@ from text stay in ``unmapped`` too; values held exactly are marked used under ``
 from __future__ import annotations
 
 from wazuh_ocsf.errors import AlertError
-from wazuh_ocsf.mapping.common import as_text, cut, text_list
+from wazuh_ocsf.mapping.base import text_at
+from wazuh_ocsf.mapping.common import cut, text_list
 from wazuh_ocsf.mapping.timestamps import parse_timestamp
 
 PREFIX = "data.vulnerability"
@@ -55,12 +56,6 @@ def _date_ms(value: object) -> int | None:
         return None
 
 
-def _text(obj: dict, key: str, path: str, used: set) -> str | None:
-    value = obj.get(key)
-    text = as_text(value)
-    if text is not None and type(value) is str and len(value) == len(text):
-        used.add(path)
-    return text
 
 
 def _metrics(vector: object, path: str, used: set) -> list | None:
@@ -95,7 +90,7 @@ def _cvss(vulnerability: dict, severity: str | None, used: set) -> list:
     scored = vulnerability.get("score")
     if type(scored) is dict:
         base = score(scored.get("base"))
-        version = _text(scored, "version", f"{PREFIX}.score.version", used)
+        version = text_at(scored, "version", f"{PREFIX}.score.version", used)
         if base is not None and version is not None:
             known = [entry for entry in entries if entry["version"][0] == version[0]]
             if known:  # the same score in both shapes: keep the precise version
@@ -127,7 +122,7 @@ def _package(vulnerability: dict, used: set) -> list | None:
     base = f"{PREFIX}.package."
     affected = {}
     for key in ("name", "version", "architecture"):
-        value = _text(package, key, base + key, used)
+        value = text_at(package, key, base + key, used)
         if value is not None:
             affected[key] = value
     if "name" not in affected or "version" not in affected:  # both required by OCSF
@@ -145,15 +140,15 @@ def map_vulnerabilities(alert: dict, used: set) -> list | None:
     vulnerability = data.get("vulnerability") if type(data) is dict else None
     if type(vulnerability) is not dict:
         return None
-    cve_id = _text(vulnerability, "cve", f"{PREFIX}.cve", used)
+    cve_id = text_at(vulnerability, "cve", f"{PREFIX}.cve", used)
     if cve_id is None:
         return None
     cve = {"uid": cve_id}
-    severity = _text(vulnerability, "severity", f"{PREFIX}.severity", used)
+    severity = text_at(vulnerability, "severity", f"{PREFIX}.severity", used)
     cvss = _cvss(vulnerability, severity, used)
     if cvss:
         cve["cvss"] = cvss
-    cwe = _text(vulnerability, "cwe_reference", f"{PREFIX}.cwe_reference", used)
+    cwe = text_at(vulnerability, "cwe_reference", f"{PREFIX}.cwe_reference", used)
     if cwe is not None:
         cve["cwe"] = {"uid": cwe}
     created = _date_ms(vulnerability.get("published"))
@@ -163,11 +158,11 @@ def map_vulnerabilities(alert: dict, used: set) -> list | None:
     if modified is not None:
         cve["modified_time"] = modified
     result = {"cve": cve}
-    title = _text(vulnerability, "title", f"{PREFIX}.title", used)
+    title = text_at(vulnerability, "title", f"{PREFIX}.title", used)
     if title is not None:
         result["title"] = title
     for key in ("description", "rationale"):
-        desc = _text(vulnerability, key, f"{PREFIX}.{key}", used)
+        desc = text_at(vulnerability, key, f"{PREFIX}.{key}", used)
         if desc is not None:
             result["desc"] = desc
             break

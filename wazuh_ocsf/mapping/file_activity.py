@@ -20,6 +20,7 @@ from __future__ import annotations
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping.base import add_observables_and_unmapped, base_event, make_finding_uid, map_device, text_at
 from wazuh_ocsf.mapping.common import INT32_MAX, INT64_MAX, as_int, as_text, basename, cut
+from wazuh_ocsf.mapping.evidences import HASHES, HEX
 from wazuh_ocsf.mapping.routing import is_file_activity
 
 CLASS_UID = 1001
@@ -30,9 +31,6 @@ REGULAR_FILE = (1, "Regular File")
 REGISTRY_KEY = (99, "Registry Key")
 REGISTRY_VALUE = (99, "Registry Value")
 DAEMON = "wazuh-syscheckd"
-# OCSF fingerprint.algorithm_id, and the hex length each algorithm's digest has.
-_HASHES = (("md5", 1, "MD5", 32), ("sha1", 2, "SHA-1", 40), ("sha256", 3, "SHA-256", 64))
-_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def _exact(syscheck: dict, key: str, used: set) -> str | None:
@@ -70,9 +68,9 @@ def _file(syscheck: dict, suffix: str, used: set) -> dict:
     if owner:
         file["owner"] = owner
     hashes = []
-    for key, algorithm_id, algorithm, length in _HASHES:
+    for key, algorithm_id, algorithm, length in HASHES:
         value = syscheck.get(key + suffix)
-        if type(value) is str and len(value) == length and _HEX.issuperset(value):
+        if type(value) is str and len(value) == length and HEX.issuperset(value):
             hashes.append({"algorithm_id": algorithm_id, "algorithm": algorithm, "value": value})
             used.add(f"syscheck.{key}{suffix}")
     if hashes:

@@ -2,7 +2,9 @@
 
 Run: ``.venv/bin/python bench/map_bench.py [--rounds 7] [--seconds 0.5]``. The input is the
 test corpus (tests/data/alerts/*.json) as alerts.json holds it, one compact JSON line per
-alert; "loads + map" is what the hook does per alert (``load_alert`` then ``map_alert``).
+alert; "loads + map" is what the hook does per alert (``load_alert`` then ``map_alert``);
+"auto" routes each alert first (``WAZUH_OCSF_OCSF_CLASS=auto`` with every route active), so
+a quarter of the corpus goes through each routed class's mapper.
 Every figure is the median of several rounds, in alerts per second of this process's CPU
 time (``time.process_time``), so other load on the machine does not skew it. Targets: the mapper
 alone ≥ 20,000 alerts/s; loads + map ≥ 0.5 × loads alone. Exit status 1 if a target is missed.
@@ -20,7 +22,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from wazuh_ocsf.config import ROUTED_CLASSES  # noqa: E402
 from wazuh_ocsf.mapping import load_alert, map_alert  # noqa: E402
+from wazuh_ocsf.mapping.routing import route  # noqa: E402
 
 MAPPER_TARGET = 20_000
 RATIO_TARGET = 0.5
@@ -57,17 +61,28 @@ def main(argv: list | None = None) -> int:
         for line in items:
             json.loads(line)
 
+    def choose(class_uid):
+        """The class of an alert: ``class_uid``, or with "auto" the route the hook takes (every route active)."""
+        if class_uid != "auto":
+            return lambda alert: class_uid
+        return lambda alert: route(alert, 2004, ROUTED_CLASSES)
+
     def mapper(class_uid):
+        class_of = choose(class_uid)
+
         def work(items):
             for alert in items:
-                map_alert(alert, class_uid=class_uid)
+                map_alert(alert, class_uid=class_of(alert))
 
         return work
 
     def loads_and_map(class_uid):
+        class_of = choose(class_uid)
+
         def work(items):
             for line in items:
-                map_alert(load_alert(line), class_uid=class_uid)
+                alert = load_alert(line)
+                map_alert(alert, class_uid=class_of(alert))
 
         return work
 
@@ -75,8 +90,10 @@ def main(argv: list | None = None) -> int:
         ("json.loads alone", loads, lines),
         ("mapper alone, 2001", mapper(2001), alerts),
         ("mapper alone, 2004", mapper(2004), alerts),
+        ("mapper alone, auto", mapper("auto"), alerts),
         ("loads + map, 2001", loads_and_map(2001), lines),
         ("loads + map, 2004", loads_and_map(2004), lines),
+        ("loads + map, auto", loads_and_map("auto"), lines),
     ]
     medians = {}
     for _ in range(2):  # warm-up: imports, caches, CPU frequency
@@ -96,7 +113,7 @@ def main(argv: list | None = None) -> int:
         print(f"  {name:<22} {value:>10,.0f} alerts/s   (rounds: {spread})")
     loads_rate = medians["json.loads alone"]
     ok = True
-    for class_uid in (2001, 2004):
+    for class_uid in (2001, 2004, "auto"):
         mapper_rate = medians[f"mapper alone, {class_uid}"]
         ratio = medians[f"loads + map, {class_uid}"] / loads_rate
         mapper_ok, ratio_ok = mapper_rate >= MAPPER_TARGET, ratio >= RATIO_TARGET

@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 
 from wazuh_ocsf.config import load_settings
+from wazuh_ocsf.delivered_index import UID_PATHS
 from wazuh_ocsf.mapping import load_alert, map_alert
 from wazuh_ocsf.spool import Spool
 from wazuh_ocsf.spool_line import encode_event
 
 ALERTS_DIR = Path(__file__).resolve().parent / "data" / "alerts"
-UID_PATHS = {2001: ("finding", "uid"), 2004: ("finding_info", "uid")}
 DAY_MS = 86_400_000
 
 
@@ -25,7 +25,7 @@ def corpus_events(class_uid: int = 2001) -> list:
 
 
 def uid_of(event: dict) -> str:
-    """The finding uid of an OCSF event (2001 or 2004)."""
+    """The finding uid of an OCSF event of any class."""
     parent, child = UID_PATHS[event["class_uid"]]
     return event[parent][child]
 

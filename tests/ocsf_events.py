@@ -10,16 +10,32 @@ from pathlib import Path
 
 from test_corpus import load_corpus
 
+from wazuh_ocsf.config import FINDING_CLASSES, ROUTED_CLASSES
 from wazuh_ocsf.mapping import CLASS_NAMES, map_alert
+from wazuh_ocsf.mapping.routing import fitting_class
 
 EXPECTED_DIR = Path(__file__).parent / "data" / "expected"
 SETTINGS = {"product_version": "4.14.7", "attack_version": "v16.1"}
 CLASS_UIDS = tuple(sorted(CLASS_NAMES))
 
 
+def corpus_slugs(class_uid: int) -> list:
+    """The corpus alerts a class maps: all for a finding class, those routing sends there for the others."""
+    corpus = load_corpus()
+    if class_uid in FINDING_CLASSES:
+        return sorted(corpus)
+    assert class_uid in ROUTED_CLASSES, class_uid
+    return sorted(slug for slug, alert in corpus.items() if fitting_class(alert) == class_uid)
+
+
+#: (slug, class_uid) of every corpus event: each alert in both finding classes and in its routed class.
+CASES = [(slug, class_uid) for class_uid in CLASS_UIDS for slug in corpus_slugs(class_uid)]
+
+
 def map_corpus(class_uid: int) -> dict:
-    """slug → OCSF event of ``class_uid`` for every corpus alert."""
-    return {slug: map_alert(alert, class_uid=class_uid, **SETTINGS) for slug, alert in load_corpus().items()}
+    """slug → OCSF event of ``class_uid`` for every corpus alert of that class (:func:`corpus_slugs`)."""
+    corpus = load_corpus()
+    return {slug: map_alert(corpus[slug], class_uid=class_uid, **SETTINGS) for slug in corpus_slugs(class_uid)}
 
 
 def strip_nulls(value: object) -> object:

@@ -33,6 +33,8 @@ ARROW_TYPES = {
     "port_t": pa.int32(),
     "long_t": pa.int64(),
     "timestamp_t": pa.int64(),
+    "float_t": pa.float64(),
+    "url_t": pa.string(),
     "string_t": pa.string(),
     "ip_t": pa.string(),
     "file_name_t": pa.string(),
@@ -72,8 +74,31 @@ KITCHEN_SINK_WINDOWS = {
 }
 
 
+# The routed classes: the corpus events plus these set every column.
+_SINK_RULE = {
+    "id": "100900", "level": 9, "description": "x", "full_log": "y",
+    "mitre": {"id": ["T1190", "T1078.003"], "technique": ["Exploit", "Local Accounts"], "tactic": ["Initial Access"]},
+}
+ROUTED_SINKS = {
+    2002: [{
+        "timestamp": "2024-04-22T14:20:46Z", "rule": _SINK_RULE, "full_log": "vulnerable",
+        "agent": {"id": "001"}, "data": {"vulnerability": {"cve": "CVE-2024-1"}},
+    }],
+    2003: [{
+        "timestamp": "2024-04-22T14:20:46Z", "rule": _SINK_RULE, "full_log": "not applicable",
+        "data": {"sca": {"type": "check", "check": {"id": "1", "result": "not applicable", "reason": "no file"}}},
+    }],
+    1001: [],
+    3002: [{
+        "timestamp": "2024-04-22T14:20:46Z", "rule": {"groups": ["authentication_success"]}, "agent": {"id": "001"},
+        "data": {"dstuser": "bob", "dstip": "10.0.0.5", "dstport": "22"},
+    }],
+}
+
+
 def sink_events(class_uid: int) -> list:
-    return [map_alert(alert, class_uid=class_uid, **SETTINGS) for alert in (KITCHEN_SINK, KITCHEN_SINK_WINDOWS)]
+    sinks = ROUTED_SINKS.get(class_uid, (KITCHEN_SINK, KITCHEN_SINK_WINDOWS))
+    return [map_alert(alert, class_uid=class_uid, **SETTINGS) for alert in sinks]
 
 
 def _leaves(fields, path=""):
@@ -106,8 +131,8 @@ def test_schema_follows_the_type_rules(class_uid: int) -> None:
 
 
 def test_unknown_class_has_no_schema() -> None:
-    with pytest.raises(ValueError, match="no Arrow schema for OCSF class_uid 2002"):
-        schema_for(2002)
+    with pytest.raises(ValueError, match="no Arrow schema for OCSF class_uid 2005"):
+        schema_for(2005)
     with pytest.raises(ValueError, match="no Arrow schema"):
         spool_read_schema(99)
 
@@ -115,7 +140,8 @@ def test_unknown_class_has_no_schema() -> None:
 @pytest.mark.parametrize("class_uid", CLASS_UIDS, ids=lambda uid: CLASS_NAMES[uid])
 def test_every_event_survives_arrow_and_parquet(class_uid: int, tmp_path) -> None:
     events = map_corpus(class_uid)
-    events["kitchen-sink"], events["kitchen-sink-windows"] = sink_events(class_uid)
+    for number, event in enumerate(sink_events(class_uid)):
+        events[f"kitchen-sink-{number}"] = event
     back = parquet_round_trip(list(events.values()), class_uid, tmp_path)
     for slug, event, returned in zip(events, events.values(), back):
         assert returned == event, slug

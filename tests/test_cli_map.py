@@ -106,9 +106,27 @@ def test_settings_come_from_the_config_file(run_map, tmp_path) -> None:
 def test_bad_class_missing_file_and_empty_input(run_map, tmp_path) -> None:
     done = run_map("--class", "vulnerability-finding")
     assert done.returncode == 3
-    assert "--class: expected security_finding (2001) or detection_finding (2004)" in done.stderr
+    assert "--class: expected auto, security_finding (2001) or detection_finding (2004)" in done.stderr
     done = run_map(str(tmp_path / "missing.json"))
     assert done.returncode == 1
     assert done.stderr == f"ERROR: cannot read {tmp_path / 'missing.json'}: No such file or directory\n"
     done = run_map(stdin="\n\n")
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_class_auto_routes_each_alert_to_the_class_that_fits_it(tmp_path) -> None:
+    """`map --class auto` over the corpus emits the four routed classes and 2004 for the rest."""
+    from test_corpus import load_corpus
+
+    from wazuh_ocsf.mapping.routing import fitting_class
+
+    corpus = load_corpus()
+    source = tmp_path / "alerts.json"
+    source.write_text("".join(json.dumps(alert) + "\n" for alert in corpus.values()), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "wazuh_ocsf.cli", "map", "--class", "auto", str(source)],
+                          capture_output=True, text=True,
+                          env={**os.environ, "WAZUH_OCSF_CONFIG": str(tmp_path / "none")})
+    assert done.returncode == 0, done.stderr
+    classes = [json.loads(line)["class_uid"] for line in done.stdout.splitlines()]
+    assert classes == [fitting_class(alert) or 2004 for alert in corpus.values()]
+    assert set(classes) == {2002, 2003, 1001, 3002, 2004}

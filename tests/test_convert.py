@@ -81,7 +81,7 @@ def _bad_lines(good: dict) -> dict:
     no_time = json.loads(text)
     del no_time["time"]
     other_class = json.loads(text)
-    other_class["class_uid"] = 3002
+    other_class["class_uid"] = 4001  # Network Activity: not a class wazuh-ocsf writes
     null_key = json.loads(text)
     null_key["unmapped"] = [{"key": None, "value": "v"}]
     far_future = json.loads(text)

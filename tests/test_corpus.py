@@ -124,6 +124,18 @@ COVERAGE: dict[str, Callable[[dict[str, Any]], bool]] = {
         _get(a, f"data.vulnerability.{k}")
         for k in ("cve", "severity", "package.name", "package.version", "score.base", "score.version", "reference")
     ),
+    "vulnerability detector 4.2-4.7 (cvss2 and cvss3 with string scores)": lambda a: all(
+        isinstance(_get(a, f"data.vulnerability.cvss.{k}.base_score"), str) for k in ("cvss2", "cvss3")
+    ),
+    "vulnerability solved": lambda a: _get(a, "data.vulnerability.status") == "Solved",
+    "sca check passed with compliance tags": lambda a: (
+        _get(a, "data.sca.check.result") == "passed" and isinstance(_get(a, "data.sca.check.compliance"), dict)
+    ),
+    "windows logon success 4624": lambda a: _get(a, "data.win.system.eventID") == "4624",
+    "windows logoff 4634": lambda a: _get(a, "data.win.system.eventID") == "4634",
+    "fim registry value": lambda a: bool(_get(a, "syscheck.value_name")) and str(_get(a, "syscheck.path")).startswith(
+        "HKEY_"
+    ),
     "sca check": lambda a: (
         _get(a, "data.sca.type") == "check"
         and bool(_get(a, "data.sca.policy"))

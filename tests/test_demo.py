@@ -109,3 +109,19 @@ def test_demo_refuses_a_non_empty_keep_directory(tmp_path):
     done = run_demo("--keep", str(tmp_path))
     assert done.returncode == 1
     assert done.stderr.strip() == f"ERROR: --keep {tmp_path}: the directory is not empty"
+
+
+def test_demo_class_auto_writes_one_source_per_class_and_queries_the_vulnerabilities(tmp_path):
+    kept = tmp_path / "demo"
+    done = run_demo("--keep", str(kept), "--class", "auto")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert f": {len(ALERTS)} spooled\n" in out
+    keys = re.findall(r"^ {6}ext/([a-z-]+)/region=us-east-1/accountId=123456789012/eventDay=\d{8}/\S+?\.(\d{4})\.",
+                      out, re.M)
+    # one object per class and day, each under its class's own source
+    assert set(keys) == {("wazuh", "2004"), ("wazuh-vulnerability", "2002"), ("wazuh-compliance", "2003"),
+                         ("wazuh-file-activity", "1001"), ("wazuh-authentication", "3002")}
+    assert re.search(r"Open vulnerabilities by CVSS base score:.*\n\s+CVE-2023-38545\s+2\.0\s+10\.0\s+ubuntu-20",
+                     out, re.S)
+    assert re.search(r"2002\s+Vulnerability Finding\s+3\s+wazuh-vulnerability\n", out)

@@ -222,7 +222,7 @@ OPTION_ERRORS = {
         {"ocsf_class": "detection_finding"},
         "<options> ocsf_class: detection_finding has no destination: set WAZUH_OCSF_DETECTION_FINDING_SOURCE",
     ),
-    "unknown class": ({"ocsf_class": "network_activity"}, "expected security_finding (2001) or detection_finding"),
+    "unknown class": ({"ocsf_class": "network_activity"}, "expected auto, security_finding (2001) or detection"),
     "unknown key": ({"ocsf_class": "security_finding", "colour": "red"}, "unknown key(s) 'colour'; known keys: "),
     "not an object": ('["detection_finding"]', "<options>: expected a JSON object"),
     "not JSON": ("{ocsf_class: detection}", "<options>: expected a JSON object, e.g."),

@@ -155,3 +155,141 @@ def _empties(value: object) -> list:
     if isinstance(value, list):
         return [found for item in value for found in _empties(item)]
     return []
+
+
+# -- the routed classes ----------------------------------------------------------------------------
+
+some_text = st.one_of(st.text(min_size=1, max_size=12), json_values)
+
+
+def wazuh_object(keys: list, required: tuple = (), **special: st.SearchStrategy) -> st.SearchStrategy:
+    """Objects with Wazuh's keys, mostly text values, often with the ``required`` ones (so the
+    routed mappers' paths are reached), sometimes anything."""
+    values = {key: special.get(key, some_text) for key in keys}
+    optional = {key: value for key, value in values.items() if key not in required}
+    with_required = st.fixed_dictionaries({key: values[key] for key in required}, optional=optional)
+    return st.one_of(with_required, st.one_of(st.fixed_dictionaries({}, optional=values), shaped(keys)))
+
+
+cvss_block = wazuh_object(["base_score", "vector"], base_score=st.one_of(
+    st.sampled_from(["6.800000", "10", "9.8", "11", "-1", ".", "1.2.3"]), st.floats(), json_values),
+    vector=st.one_of(st.dictionaries(st.text(max_size=6), some_text, max_size=3), json_values))
+vulnerability = wazuh_object(
+    ["cve", "title", "severity", "rationale", "description", "status", "reference", "references",
+     "bugzilla_references", "published", "updated", "cwe_reference", "score", "cvss", "package", "scanner"],
+    required=("cve",),
+    status=st.sampled_from(["Active", "Solved", 3, ""]),
+    published=st.sampled_from(["2024-07-01T13:15:01Z", "2023-10-18", "2023-02-30", "x", 5]),
+    score=wazuh_object(["base", "version"], base=st.one_of(st.sampled_from(["8.100000", "7"]), json_values)),
+    cvss=wazuh_object(["cvss2", "cvss3"], cvss2=cvss_block, cvss3=cvss_block),
+    package=wazuh_object(["name", "version", "architecture", "condition"],
+                         condition=st.sampled_from(["Package less than 2.0", "Package less than ", 7])),
+    scanner=wazuh_object(["reference", "source"]),
+    references=st.one_of(st.lists(st.text(max_size=6), max_size=3), json_values),
+)
+sca = wazuh_object(
+    ["type", "policy", "policy_id", "check"],
+    required=("type", "check"),
+    type=st.sampled_from(["check", "summary", 1]),
+    check=wazuh_object(["id", "title", "result", "reason", "remediation", "references", "description", "compliance"],
+                       required=("id", "result"),
+                       result=st.sampled_from(["passed", "failed", "not applicable", "PASSED", 0]),
+                       compliance=st.one_of(st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+                                            json_values)),
+)
+cis = wazuh_object(["rule_title", "benchmark", "rule_ref", "result", "description", "remediation"],
+                   required=("rule_title",))
+audit = wazuh_object(["user", "process"], user=wazuh_object(["id", "name"]),
+                     process=wazuh_object(["id", "name"], id=st.sampled_from(["2484", "0", 17, "x"])))
+syscheck = wazuh_object(
+    ["path", "event", "mode", "value_name", "diff", "audit", *(f"{key}_{when}" for key in
+     ("size", "md5", "sha1", "sha256", "uname", "uid", "inode") for when in ("before", "after"))],
+    required=("path", "event"),
+    path=st.one_of(st.sampled_from(["/etc/passwd", "HKEY_LOCAL_MACHINE\\Run", "c:\\x.txt", "/"]), json_values),
+    event=st.sampled_from(["added", "modified", "deleted", "renamed", None]),
+    md5_after=st.sampled_from(["44d88612fea8a8f36de82e1278abb02f", "zz"]),
+    audit=audit,
+)
+win = wazuh_object(
+    ["system", "eventdata"],
+    required=("system", "eventdata"),
+    system=wazuh_object(["eventID", "computer"], required=("eventID",),
+                        eventID=st.sampled_from(["4624", "4625", "4634", 4647, "4720"])),
+    eventdata=wazuh_object(["targetUserName", "targetDomainName", "targetUserSid", "subjectUserName", "ipAddress",
+                            "ipPort", "workstationName", "logonType", "authenticationPackageName", "status",
+                            "targetLogonId"],
+                           required=("targetUserName",),
+                           logonType=st.sampled_from(["2", "3", "10", "6", 4]),
+                           ipAddress=st.sampled_from(["198.51.100.9", "-", "::1"]),
+                           targetUserName=st.sampled_from(["jdoe", "-", ""])),
+)
+login_data = wazuh_object(["srcip", "srcport", "dstip", "dstport", "srcuser", "dstuser", "user"],
+                          srcip=st.sampled_from(["203.0.113.7", "nope"]), dstport=st.sampled_from(["22", 0]))
+# class_uid → the fields of the module that class maps (so each is reached often), over random others.
+MODULE_FIELDS = {
+    2002: st.fixed_dictionaries({"data": st.fixed_dictionaries({"vulnerability": vulnerability})}),
+    2003: st.one_of(st.fixed_dictionaries({"data": st.fixed_dictionaries({"sca": sca})}),
+                    st.fixed_dictionaries({"data": st.fixed_dictionaries({"cis": cis})})),
+    1001: st.fixed_dictionaries({"syscheck": syscheck}),
+    3002: st.one_of(st.fixed_dictionaries({"data": st.fixed_dictionaries({"win": win})}),
+                    st.fixed_dictionaries({"data": login_data, "predecoder": wazuh_object(["program_name"])})),
+}
+
+
+def routed_alerts(class_uid: int) -> st.SearchStrategy:
+    """Alerts with the fields of ``class_uid``'s module (of any type and value), under rules of any kind."""
+    return st.builds(
+        lambda rule, timestamp, module, rest: {**rest, **module, "rule": rule, "timestamp": timestamp},
+        wazuh_object(["id", "level", "description", "groups", "mitre"], required=("groups",),
+                     groups=st.one_of(st.lists(st.sampled_from(["authentication_success", "authentication_failed",
+                                                                "invalid_login", "sshd", 5]), max_size=3),
+                                      json_values)),
+        valid_timestamps,
+        MODULE_FIELDS[class_uid],
+        st.fixed_dictionaries(
+            {"agent": wazuh_object(["id", "name", "ip"], required=("id",), id=st.sampled_from(["001", "000", 7, ""]),
+                                   ip=st.sampled_from(["10.0.0.1", "2001:db8::1", "x"]))},
+            optional={"id": json_values, "full_log": json_values, "data": shaped(["srcip", "win"])},
+        ),
+    )
+
+
+ROUTED = {2002: "is_vulnerability", 2003: "is_compliance", 1001: "is_file_activity", 3002: "is_authentication"}
+
+
+@EXAMPLES
+@given(data=st.data(), class_uid=st.sampled_from(sorted(ROUTED)))
+def test_routed_mapper_maps_exactly_what_fits_and_nothing_else(data, class_uid: int) -> None:
+    """Totality: an event when the routing predicate holds, else AlertError; the event is well formed."""
+    alert = data.draw(routed_alerts(class_uid))
+    pytest.importorskip("pyarrow", reason="pyarrow is needed for the Arrow schema")
+    from ocsf_events import rows_to_events
+
+    from wazuh_ocsf.arrow_schema import events_to_table
+    from wazuh_ocsf.mapping import routing
+
+    event = _map_or_none(alert, class_uid)
+    mappable = isinstance(alert.get("rule"), dict)  # else AlertError whatever the class
+    assert (event is not None) == (mappable and getattr(routing, ROUTED[class_uid])(alert))
+    if event is None:
+        return
+    assert event["class_uid"] == class_uid
+    assert _empties(event) == []
+    json.dumps(event, allow_nan=False)
+    assert (event.get("finding_info") or event["metadata"])["uid"] == finding_uid(alert)
+    assert all(isinstance(key, str) and isinstance(value, str) for key, value in event.get("unmapped", {}).items())
+    assert rows_to_events(events_to_table([event], class_uid).to_pylist()) == [event]
+
+
+@EXAMPLES
+@given(data=st.data(), class_uid=st.sampled_from(sorted(ROUTED)))
+def test_route_picks_an_active_fitting_class_or_the_finding_class(data, class_uid: int) -> None:
+    alert = data.draw(routed_alerts(class_uid))
+    from wazuh_ocsf.mapping import routing
+
+    fitting = [uid for uid in ROUTED if getattr(routing, ROUTED[uid])(alert)]
+    assert routing.route(alert, 2004, tuple(ROUTED)) == (routing.fitting_class(alert) or 2004)
+    assert routing.route(alert, 2001, ()) == 2001
+    for inactive in fitting:
+        others = tuple(uid for uid in ROUTED if uid != inactive)
+        assert routing.route(alert, 2004, others) != inactive

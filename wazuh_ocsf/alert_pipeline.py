@@ -22,6 +22,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import load_alert, map_alert
+from wazuh_ocsf.mapping.routing import route
 from wazuh_ocsf.spool_line import encode_event
 
 _ATOI = re.compile(r"\s*([+-]?[0-9]+)")
@@ -97,12 +98,19 @@ class AlertFilter:
 
 
 class MapOptions:
-    """What every block is mapped with: class, versions and the filter (picklable)."""
+    """What every block is mapped with: class, routes, versions and the filter (picklable).
 
-    __slots__ = ("alert_filter", "attack_version", "class_uid", "product_version")
+    ``routes`` (``auto``): the routed classes an alert may go to when it fits one (see
+    :mod:`wazuh_ocsf.mapping.routing`); ``class_uid`` is then the class of the others.
+    """
 
-    def __init__(self, *, class_uid: int, product_version=None, attack_version=None, alert_filter=None) -> None:
+    __slots__ = ("alert_filter", "attack_version", "class_uid", "product_version", "routes")
+
+    def __init__(
+        self, *, class_uid: int, product_version=None, attack_version=None, alert_filter=None, routes=None
+    ) -> None:
         self.class_uid = class_uid
+        self.routes = tuple(routes) if routes else None
         self.product_version = product_version
         self.attack_version = attack_version
         self.alert_filter = alert_filter if alert_filter is not None and alert_filter.active else None
@@ -112,16 +120,17 @@ class MapOptions:
         """The hook's mapping settings, plus the follow filters when ``with_filter``."""
         return cls(
             class_uid=settings.ocsf_class,
+            routes=settings.active_routes() if settings.routing else None,
             product_version=settings.product_version,
             attack_version=settings.attack_version,
             alert_filter=AlertFilter.from_settings(settings) if with_filter else None,
         )
 
     def __getstate__(self):
-        return (self.alert_filter, self.attack_version, self.class_uid, self.product_version)
+        return (self.alert_filter, self.attack_version, self.class_uid, self.product_version, self.routes)
 
     def __setstate__(self, state) -> None:
-        self.alert_filter, self.attack_version, self.class_uid, self.product_version = state
+        self.alert_filter, self.attack_version, self.class_uid, self.product_version, self.routes = state
 
 
 class BlockResult:
@@ -153,7 +162,8 @@ class BlockResult:
 
 
 def _uid_of(event: dict) -> str | None:
-    holder = event.get("finding") or event.get("finding_info")
+    # the finding uid; the activity classes (no finding) carry it as metadata.uid
+    holder = event.get("finding") or event.get("finding_info") or event.get("metadata")
     return holder.get("uid") if isinstance(holder, dict) else None
 
 
@@ -168,6 +178,7 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
     filtered = 0
     alert_filter = options.alert_filter
     class_uid, product_version, attack_version = options.class_uid, options.product_version, options.attack_version
+    routes = options.routes
     position = 0
     index = 0
     for line in blob.split(b"\n"):
@@ -183,7 +194,10 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
                 filtered += 1
                 continue
             event = map_alert(
-                alert, class_uid=class_uid, product_version=product_version, attack_version=attack_version
+                alert,
+                class_uid=route(alert, class_uid, routes) if routes else class_uid,
+                product_version=product_version,
+                attack_version=attack_version,
             )
             spool_line = encode_event(event)
         except AlertError as exc:

@@ -6,14 +6,14 @@ all with one table definition). The schema covers every attribute the mappers in
 :mod:`wazuh_ocsf.mapping` can emit, and nothing else. OCSF types become:
 
 * ``integer_t`` → int32; ``long_t`` and ``timestamp_t`` → int64 (epoch milliseconds, as
-  Security Lake's own sources store ``time``); ``string_t`` and its subtypes → string;
-  ``boolean_t`` → bool;
+  Security Lake's own sources store ``time``); ``float_t`` → float64 (CVSS scores);
+  ``string_t`` and its subtypes → string; ``boolean_t`` → bool;
 * objects → structs, arrays → lists, ``unmapped`` → ``map<string, string>``;
 * ``json_t`` → string holding JSON (the mappers emit no ``json_t`` attribute today).
 
 Each field carries its OCSF attribute type in the field metadata (``ocsf_type``). A test
 proves that every event of the test corpus survives ``events_to_table`` → Parquet → Python
-unchanged, for both classes.
+unchanged, for every class.
 """
 
 from __future__ import annotations
@@ -21,16 +21,24 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from wazuh_ocsf.config import (
+    AUTHENTICATION,
+    CLASS_NAMES,
+    COMPLIANCE_FINDING,
+    DETECTION_FINDING,
+    FILE_ACTIVITY,
+    SECURITY_FINDING,
+    VULNERABILITY_FINDING,
+)
 from wazuh_ocsf.errors import ConversionError
 
-SECURITY_FINDING = 2001
-DETECTION_FINDING = 2004
 OCSF_VERSION = "1.1.0"
 UNMAPPED = "unmapped"
 
 _TYPES = {
     "integer_t": pa.int32(),
     "long_t": pa.int64(),
+    "float_t": pa.float64(),
     "timestamp_t": pa.int64(),
     "string_t": pa.string(),
     "ip_t": pa.string(),
@@ -38,6 +46,7 @@ _TYPES = {
     "file_name_t": pa.string(),
     "port_t": pa.int32(),
     "boolean_t": pa.bool_(),
+    "url_t": pa.string(),
 }
 
 
@@ -61,8 +70,8 @@ def _strings(name: str) -> pa.Field:
     return _list_of(name, _f("element", "string_t"))
 
 
-def _classification(class_uid: int) -> list:
-    return [
+def _classification(*, risk_score: bool = True) -> list:
+    fields = [
         _f("activity_id", "integer_t"),
         _f("activity_name", "string_t"),
         _f("category_uid", "integer_t"),
@@ -80,6 +89,9 @@ def _classification(class_uid: int) -> list:
         _f("risk_score", "integer_t"),
         _f("raw_data", "string_t"),
     ]
+    if not risk_score:  # only the 2001 and 2004 classes have it
+        fields = [field for field in fields if field.name != "risk_score"]
+    return fields
 
 
 def _metadata(*, profiles: bool) -> pa.Field:
@@ -197,9 +209,44 @@ def _evidences() -> pa.Field:
     )
 
 
+def _finding_info(*extra: pa.Field) -> pa.Field:
+    return _obj(
+        "finding_info",
+        "finding_info",
+        _f("uid", "string_t"),
+        _f("title", "string_t"),
+        _strings("types"),
+        _analytic(),
+        _attacks(),
+        _strings("data_sources"),
+        *extra,
+    )
+
+
+def _device() -> pa.Field:
+    return _obj(
+        "device",
+        "device",
+        _f("uid", "string_t"),
+        _f("name", "string_t"),
+        _f("ip", "ip_t"),
+        _f("type_id", "integer_t"),
+        _f("type", "string_t"),
+    )
+
+
+def _resource() -> pa.Field:
+    """The finding classes 2002 and 2003 have one ``resource``, not ``resources[]``."""
+    return _obj("resource", "resource_details", _f("uid", "string_t"), _f("name", "string_t"), _f("type", "string_t"))
+
+
+def _status() -> list:
+    return [_f("status_id", "integer_t"), _f("status", "string_t")]
+
+
 def _security_finding() -> list:
     return [
-        *_classification(SECURITY_FINDING),
+        *_classification(),
         _metadata(profiles=False),
         _f("state_id", "integer_t"),
         _f("state", "string_t"),
@@ -217,29 +264,12 @@ def _security_finding() -> list:
 
 def _detection_finding() -> list:
     return [
-        *_classification(DETECTION_FINDING),
+        *_classification(),
         _metadata(profiles=True),
         _f("status_id", "integer_t"),
         _f("status", "string_t"),
-        _obj(
-            "finding_info",
-            "finding_info",
-            _f("uid", "string_t"),
-            _f("title", "string_t"),
-            _strings("types"),
-            _analytic(),
-            _attacks(),
-            _strings("data_sources"),
-        ),
-        _obj(
-            "device",
-            "device",
-            _f("uid", "string_t"),
-            _f("name", "string_t"),
-            _f("ip", "ip_t"),
-            _f("type_id", "integer_t"),
-            _f("type", "string_t"),
-        ),
+        _finding_info(),
+        _device(),
         _resources(),
         _evidences(),
         _observables(),
@@ -247,25 +277,171 @@ def _detection_finding() -> list:
     ]
 
 
-_BUILDERS = {SECURITY_FINDING: _security_finding, DETECTION_FINDING: _detection_finding}
-_CLASS_NAMES = {SECURITY_FINDING: "security_finding", DETECTION_FINDING: "detection_finding"}
+def _vulnerability_finding() -> list:
+    named = (_f("name", "string_t"), _f("value", "string_t"))
+    cvss = _obj(
+        "element",
+        "cvss",
+        _f("version", "string_t"),
+        _f("base_score", "float_t"),
+        _f("depth", "string_t"),
+        _list_of("metrics", _obj("element", "metric", *named)),
+        _f("severity", "string_t"),
+    )
+    cve = _obj(
+        "cve",
+        "cve",
+        _f("uid", "string_t"),
+        _list_of("cvss", cvss),
+        _obj("cwe", "cwe", _f("uid", "string_t")),
+        _f("created_time", "timestamp_t"),
+        _f("modified_time", "timestamp_t"),
+    )
+    package = _obj(
+        "element",
+        "affected_package",
+        _f("name", "string_t"),
+        _f("version", "string_t"),
+        _f("architecture", "string_t"),
+        _f("fixed_in_version", "string_t"),
+    )
+    vulnerability = _obj(
+        "element",
+        "vulnerability",
+        cve,
+        _f("title", "string_t"),
+        _f("desc", "string_t"),
+        _f("severity", "string_t"),
+        _strings("references"),
+        _list_of("affected_packages", package),
+    )
+    return [
+        *_classification(risk_score=False),
+        _metadata(profiles=True),
+        *_status(),
+        _finding_info(_f("src_url", "url_t")),
+        _list_of("vulnerabilities", vulnerability),
+        _device(),
+        _resource(),
+        _observables(),
+        _unmapped(),
+    ]
+
+
+def _compliance_finding() -> list:
+    compliance = _obj(
+        "compliance",
+        "compliance",
+        _strings("standards"),
+        _strings("requirements"),
+        _f("control", "string_t"),
+        _f("status_id", "integer_t"),
+        _f("status", "string_t"),
+        _f("status_code", "string_t"),
+        _f("status_detail", "string_t"),
+    )
+    return [
+        *_classification(risk_score=False),
+        _metadata(profiles=True),
+        *_status(),
+        _finding_info(_f("desc", "string_t")),
+        compliance,
+        _obj("remediation", "remediation", _f("desc", "string_t"), _strings("references")),
+        _device(),
+        _resource(),
+        _observables(),
+        _unmapped(),
+    ]
+
+
+def _fim_file(name: str) -> pa.Field:
+    fingerprint = _obj(
+        "element", "fingerprint", _f("algorithm_id", "integer_t"), _f("algorithm", "string_t"), _f("value", "string_t")
+    )
+    return _obj(
+        name,
+        "file",
+        _f("name", "file_name_t"),
+        _f("path", "file_path_t"),
+        _f("type_id", "integer_t"),
+        _f("type", "string_t"),
+        _f("size", "long_t"),
+        _f("uid", "string_t"),
+        _obj("owner", "user", _f("name", "string_t"), _f("uid", "string_t")),
+        _list_of("hashes", fingerprint),
+    )
+
+
+def _file_activity() -> list:
+    process = _obj("process", "process", _f("pid", "integer_t"), _f("name", "string_t"), _file(hashes=False))
+    return [
+        *_classification(risk_score=False),
+        _metadata(profiles=False),
+        _fim_file("file"),
+        _fim_file("file_result"),
+        _f("file_diff", "string_t"),
+        _obj("actor", "actor", _obj("user", "user", _f("name", "string_t"), _f("uid", "string_t")), process,
+             _f("invoked_by", "string_t")),
+        _device(),
+        _observables(),
+        _unmapped(),
+    ]
+
+
+def _authentication() -> list:
+    def user() -> pa.Field:
+        return _obj("user", "user", _f("name", "string_t"), _f("domain", "string_t"), _f("uid", "string_t"))
+
+    return [
+        *_classification(risk_score=False),
+        _metadata(profiles=True),
+        *_status(),
+        user(),
+        _obj("src_endpoint", "network_endpoint", _f("ip", "ip_t"), _f("port", "port_t"), _f("name", "string_t")),
+        _obj(
+            "dst_endpoint", "network_endpoint", _f("uid", "string_t"), _f("name", "string_t"), _f("ip", "ip_t"),
+            _f("port", "port_t"),
+        ),
+        _obj("actor", "actor", user()),
+        _f("logon_type_id", "integer_t"),
+        _f("logon_type", "string_t"),
+        _f("auth_protocol_id", "integer_t"),
+        _f("auth_protocol", "string_t"),
+        _f("status_code", "string_t"),
+        _obj("session", "session", _f("uid", "string_t")),
+        _obj("service", "service", _f("name", "string_t")),
+        _device(),
+        _observables(),
+        _unmapped(),
+    ]
+
+
+_BUILDERS = {
+    SECURITY_FINDING: _security_finding,
+    DETECTION_FINDING: _detection_finding,
+    VULNERABILITY_FINDING: _vulnerability_finding,
+    COMPLIANCE_FINDING: _compliance_finding,
+    FILE_ACTIVITY: _file_activity,
+    AUTHENTICATION: _authentication,
+}
 _CACHE: dict = {}
 
 
 def _check(class_uid: int) -> None:
     if class_uid not in _BUILDERS:
-        raise ValueError(f"no Arrow schema for OCSF class_uid {class_uid!r}: expected 2001 or 2004")
+        known = ", ".join(str(uid) for uid in sorted(_BUILDERS))
+        raise ValueError(f"no Arrow schema for OCSF class_uid {class_uid!r}: expected one of {known}")
 
 
 def schema_for(class_uid: int) -> pa.Schema:
-    """The Arrow schema of OCSF 1.1.0 class ``class_uid`` (2001 or 2004) as wazuh-ocsf writes it."""
+    """The Arrow schema of OCSF 1.1.0 class ``class_uid`` (see :data:`wazuh_ocsf.config.CLASS_NAMES`)."""
     key = ("event", class_uid)
     if key not in _CACHE:
         _check(class_uid)
         metadata = {
             "ocsf_version": OCSF_VERSION,
             "ocsf_class_uid": str(class_uid),
-            "ocsf_class": _CLASS_NAMES[class_uid],
+            "ocsf_class": CLASS_NAMES[class_uid],
         }
         _CACHE[key] = pa.schema(_BUILDERS[class_uid](), metadata=metadata)
     return _CACHE[key]

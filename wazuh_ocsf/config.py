@@ -29,7 +29,33 @@ NOT_SETTINGS = frozenset(
 
 SECURITY_FINDING = 2001
 DETECTION_FINDING = 2004
-CLASS_NAMES = {SECURITY_FINDING: "security_finding", DETECTION_FINDING: "detection_finding"}
+VULNERABILITY_FINDING = 2002
+COMPLIANCE_FINDING = 2003
+FILE_ACTIVITY = 1001
+AUTHENTICATION = 3002
+#: THE class table: every OCSF class wazuh-ocsf writes, class_uid → OCSF class name. The
+#: name is also the mapper module (``wazuh_ocsf.mapping.<name>``), the setting prefix
+#: (``WAZUH_OCSF_<NAME>_SOURCE``) and the Glue table's class.
+CLASS_NAMES = {
+    SECURITY_FINDING: "security_finding",
+    DETECTION_FINDING: "detection_finding",
+    VULNERABILITY_FINDING: "vulnerability_finding",
+    COMPLIANCE_FINDING: "compliance_finding",
+    FILE_ACTIVITY: "file_activity",
+    AUTHENTICATION: "authentication",
+}
+#: The classes every alert can become (``WAZUH_OCSF_OCSF_CLASS``, ``<options>``, ``map --class``).
+FINDING_CLASSES = (SECURITY_FINDING, DETECTION_FINDING)
+#: The classes only ``auto`` routing chooses, for the alerts that fit them, in routing order.
+ROUTED_CLASSES = (VULNERABILITY_FINDING, COMPLIANCE_FINDING, FILE_ACTIVITY, AUTHENTICATION)
+#: ``WAZUH_OCSF_OCSF_CLASS=auto``: each alert in the class that fits it (see mapping.routing).
+AUTO = "auto"
+_DEFAULT_SOURCES = {
+    VULNERABILITY_FINDING: "wazuh-vulnerability",
+    COMPLIANCE_FINDING: "wazuh-compliance",
+    FILE_ACTIVITY: "wazuh-file-activity",
+    AUTHENTICATION: "wazuh-authentication",
+}
 _CLASS_WORDS = {
     "security_finding": SECURITY_FINDING,
     "security-finding": SECURITY_FINDING,
@@ -51,8 +77,33 @@ def parse_class(value: str) -> int:
         raise ValueError("expected security_finding (2001) or detection_finding (2004)") from None
 
 
+def parse_class_choice(value: str) -> int | str:
+    """:func:`parse_class`, or :data:`AUTO` for ``auto`` (route each alert to the class that fits it)."""
+    if str(value).strip().lower() == AUTO:
+        return AUTO
+    try:
+        return parse_class(value)
+    except ValueError:
+        raise ValueError("expected auto, security_finding (2001) or detection_finding (2004)") from None
+
+
+def parse_any_class(value: str) -> int:
+    """Any class of :data:`CLASS_NAMES` by name (``file_activity``, ``file-activity``) or uid."""
+    word = str(value).strip().lower().replace("-", "_")
+    for class_uid, name in CLASS_NAMES.items():
+        if word in (name, str(class_uid)):
+            return class_uid
+    raise ValueError("expected one of " + ", ".join(CLASS_NAMES.values()))
+
+
+def default_source_name(class_uid: int) -> str:
+    """The custom source name ``create-source`` gives a class that has none configured:
+    ``wazuh`` for the finding class, ``wazuh-<class>`` (at most 20 characters) for a routed one."""
+    return _DEFAULT_SOURCES.get(class_uid, "wazuh")
+
+
 def class_name(class_uid: int) -> str:
-    """2001 → ``security_finding``, 2004 → ``detection_finding``."""
+    """2001 → ``security_finding``, 2004 → ``detection_finding``, … (:data:`CLASS_NAMES`)."""
     return CLASS_NAMES[class_uid]
 
 
@@ -204,9 +255,15 @@ SETTINGS = (
     Setting(
         "ocsf_class",
         "security_finding",
-        parse_class,
-        "OCSF class: security_finding or detection_finding",
+        parse_class_choice,
+        "OCSF class: security_finding, detection_finding, or auto (each alert in the class that fits it)",
         alias="OCSF_CLASS",
+    ),
+    Setting(
+        "finding_class",
+        "detection_finding",
+        parse_class,
+        "with OCSF_CLASS=auto: the class of alerts no route takes (detection_finding or security_finding)",
     ),
     Setting("product_version", None, _text, "Wazuh version in metadata.product.version (default: VERSION.json)"),
     Setting("attack_version", None, _text, "MITRE ATT&CK version in attacks[].version"),
@@ -223,6 +280,16 @@ SETTINGS = (
     ),
     Setting(
         "detection_finding_location", None, _text, "exact provider.location for class 2004 (overrides ext/<source>/)"
+    ),
+    *(
+        Setting(f"{name}_source", None, _source_name, f"Security Lake custom source for class {uid} (auto routing)")
+        for uid, name in CLASS_NAMES.items()
+        if uid in ROUTED_CLASSES
+    ),
+    *(
+        Setting(f"{name}_location", None, _text, f"exact provider.location for class {uid} (overrides ext/<source>/)")
+        for uid, name in CLASS_NAMES.items()
+        if uid in ROUTED_CLASSES
     ),
     Setting(
         "source_location",
@@ -301,7 +368,11 @@ def _did_you_mean(name: str) -> str:
 
 
 class Settings:
-    """All settings, parsed and validated. Build with :func:`load_settings`."""
+    """All settings, parsed and validated. Build with :func:`load_settings`.
+
+    ``ocsf_class`` is always a finding class (2001 or 2004): every alert's class, or with
+    ``WAZUH_OCSF_OCSF_CLASS=auto`` (``routing`` true) the class of the alerts no route takes.
+    """
 
     def __init__(self, values: dict, sources: dict) -> None:
         self.__dict__.update(values)
@@ -332,6 +403,13 @@ class Settings:
         """Whether events of this class have somewhere to go."""
         return self.destination_prefix(class_uid) is not None
 
+    def active_routes(self) -> tuple:
+        """The routed classes ``auto`` may send alerts to: those with a destination, in routing order.
+
+        A routed class without a destination is not routed: its alerts go to the finding class.
+        """
+        return tuple(class_uid for class_uid in ROUTED_CLASSES if self.has_destination(class_uid))
+
     def masked(self) -> dict:
         """Every setting's value as text, secrets masked and URLs without credentials, for status output."""
         from wazuh_ocsf.redact import MASK, public_url
@@ -339,12 +417,14 @@ class Settings:
         out = {}
         for setting in SETTINGS:
             value = self.__dict__[setting.attr]
+            if setting.attr == "ocsf_class" and self.routing:
+                value = AUTO
+            elif setting.parse in (parse_class, parse_class_choice):
+                value = class_name(value)
             if value is not None and setting.secret:
                 value = MASK
             elif isinstance(value, str) and "://" in value:
                 value = public_url(value)
-            elif setting.parse is parse_class:
-                value = class_name(value)
             out[setting.env] = value
         return out
 
@@ -486,6 +566,11 @@ def load_settings(
                 name = where[4:] if where.startswith("env:") else setting.env
                 raise ConfigError(name, f"{exc} (got {raw!r} from {where})") from None
         sources[setting.attr] = where
+    # ocsf_class is the finding class (every alert's class, or with auto the class of alerts no
+    # route takes); routing says whether auto routes the others.
+    values["routing"] = values["ocsf_class"] == AUTO
+    if values["routing"]:
+        values["ocsf_class"] = values["finding_class"]
     if values["node_name"] is None:
         values["node_name"] = os.uname().nodename or "wazuh-manager"
     if values["product_version"] is None:

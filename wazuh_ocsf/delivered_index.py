@@ -4,7 +4,8 @@ Layout: ``<spool>/delivered/<YYYYMMDD>/<segment>.parquet``, one small Parquet fi
 delivered segment and day with one sorted, zstd-compressed ``uid`` column. Append-only:
 recording a segment again (after a crash between delivery and release) rewrites the same
 file with the same content, so the index never double counts. A uid is the OCSF event's
-``finding.uid`` (Security Finding) or ``finding_info.uid`` (Detection Finding).
+``finding.uid`` (Security Finding), ``finding_info.uid`` (the other finding classes) or
+``metadata.uid`` (the activity classes, which carry the same ``<node>:<id>:<epoch ms>`` there).
 
 The backfill reads it to never send an event twice: :meth:`DeliveredIndex.is_delivered`
 for one uid, :meth:`DeliveredIndex.delivered_mask` for many at once.
@@ -23,7 +24,15 @@ from wazuh_ocsf.durable import atomic_write
 from wazuh_ocsf.errors import SpoolError
 
 DIRECTORY = "delivered"
-UID_PATHS = {2001: ("finding", "uid"), 2004: ("finding_info", "uid")}
+#: class_uid → where its events hold the finding uid (the activity classes: metadata.uid).
+UID_PATHS = {
+    2001: ("finding", "uid"),
+    2002: ("finding_info", "uid"),
+    2003: ("finding_info", "uid"),
+    2004: ("finding_info", "uid"),
+    1001: ("metadata", "uid"),
+    3002: ("metadata", "uid"),
+}
 _SCHEMA = pa.schema([pa.field("uid", pa.string(), nullable=False)])
 
 

@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wazuh_ocsf import ossec_conf
-from wazuh_ocsf.config import CLASS_NAMES, Settings, config_location, load_settings
+from wazuh_ocsf.config import (
+    CLASS_NAMES,
+    ROUTED_CLASSES,
+    SECURITY_FINDING,
+    Settings,
+    config_location,
+    load_settings,
+)
 from wazuh_ocsf.errors import ConfigError, SinkError
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -219,6 +226,7 @@ def check_config(ctx: Context) -> Check:
 
     where = [f"{cls} → {', '.join(places)}" for cls, places in sorted(destinations(settings).items()) if places]
     detail = f"{settings.config_path}: class {CLASS_NAMES[settings.ocsf_class]}; " + ", ".join(where)
+    detail += _routing_note(settings)
     if settings.bucket and settings.role_arn and not settings.external_id:
         return Check(
             name,
@@ -227,6 +235,27 @@ def check_config(ctx: Context) -> Check:
             "Security Lake provider roles trust the external id given at create-source: set WAZUH_OCSF_EXTERNAL_ID",
         )
     return Check(name, OK, detail)
+
+
+def _routing_note(settings: Settings) -> str:
+    """Which ``auto`` routes are active and why the others are not; the deprecation of 2001."""
+    if not settings.routing:
+        if settings.ocsf_class == SECURITY_FINDING:
+            return (
+                "; Security Finding (2001) is deprecated in OCSF 1.1.0: WAZUH_OCSF_OCSF_CLASS=auto puts each alert "
+                "in the class that fits it (README, Routing)"
+            )
+        return ""
+    active = settings.active_routes()
+    finding = CLASS_NAMES[settings.ocsf_class]
+    note = f"; auto: alerts no route takes go to {finding}; active routes: "
+    note += ", ".join(CLASS_NAMES[uid] for uid in active) or "none"
+    inactive = [CLASS_NAMES[uid] for uid in ROUTED_CLASSES if uid not in active]
+    if inactive:
+        names = ", ".join(f"WAZUH_OCSF_{name.upper()}_SOURCE" for name in inactive)
+        note += f"; inactive (no destination, their alerts go to {finding}): {', '.join(inactive)}"
+        note += f"; set {names} to route them"
+    return note
 
 
 def check_config_file(ctx: Context) -> Check:

@@ -257,7 +257,7 @@ def parse_options(raw: str | bytes) -> dict:
     a destination depends on the settings: :func:`_option_class` checks that.
     """
     from wazuh_ocsf import json_codec
-    from wazuh_ocsf.config import parse_class
+    from wazuh_ocsf.config import parse_class_choice
     from wazuh_ocsf.errors import ConfigError
 
     if not raw.strip():
@@ -281,21 +281,26 @@ def parse_options(raw: str | bytes) -> dict:
         overrides[key] = str(value)
     if "ocsf_class" in overrides:
         try:
-            parse_class(overrides["ocsf_class"])
+            parse_class_choice(overrides["ocsf_class"])
         except ValueError as exc:
             raise ConfigError("<options> ocsf_class", f"{exc} (got {overrides['ocsf_class']!r})") from None
     return overrides
 
 
-def _option_class(settings, value: str) -> int:
-    """``<options>`` ``ocsf_class`` → class_uid; only a class with a destination may be chosen."""
-    from wazuh_ocsf.config import class_name, parse_class
+def _option_class(settings, value: str) -> tuple:
+    """``<options>`` ``ocsf_class`` → ``(class_uid, routes)`` as :func:`_class_choice`; only a
+    class with a destination may be chosen (with ``auto``: the finding class)."""
+    from wazuh_ocsf.config import AUTO, class_name, parse_class_choice
     from wazuh_ocsf.errors import ConfigError
 
     try:
-        class_uid = parse_class(value)
+        class_uid = parse_class_choice(value)
     except ValueError as exc:
         raise ConfigError("<options> ocsf_class", f"{exc} (got {value!r})") from None
+    routes = None
+    if class_uid == AUTO:
+        class_uid = settings.ocsf_class if settings.routing else settings.finding_class
+        routes = settings.active_routes()
     if class_uid != settings.ocsf_class and not settings.has_destination(class_uid):
         name = class_name(class_uid).upper()
         raise ConfigError(
@@ -303,7 +308,13 @@ def _option_class(settings, value: str) -> int:
             f"{class_name(class_uid)} has no destination: set WAZUH_OCSF_{name}_SOURCE "
             f"(or WAZUH_OCSF_{name}_LOCATION) in wazuh-ocsf.conf first",
         )
-    return class_uid
+    return class_uid, routes
+
+
+def _class_choice(settings) -> tuple:
+    """``(class_uid, routes)``: the finding class, and with ``auto`` the active routed classes
+    (None without routing)."""
+    return settings.ocsf_class, (settings.active_routes() if settings.routing else None)
 
 
 def read_alert(path: str) -> bytes:
@@ -391,13 +402,13 @@ def _run(argv: list, home: str, log: Log) -> int:
         raise _keep(context, ERR_CONFIG, f"configuration error: {config_error}")
     if unreadable:
         raise _keep(context, ERR_FILE_NOT_FOUND, unreadable)
-    class_uid = settings.ocsf_class
+    class_uid, routes = _class_choice(settings)
     product_version, attack_version = settings.product_version, settings.attack_version
     if invocation.options_path:
         try:
             options = _read_options(invocation.options_path)
             if "ocsf_class" in options:
-                class_uid = _option_class(settings, options["ocsf_class"])
+                class_uid, routes = _option_class(settings, options["ocsf_class"])
         except ConfigError as exc:
             raise _keep(context, ERR_CONFIG, f"configuration error: {exc}") from None
         log.debug(f"options file {invocation.options_path}: keys {sorted(options)}")
@@ -405,7 +416,7 @@ def _run(argv: list, home: str, log: Log) -> int:
         attack_version = options.get("attack_version", attack_version)
     log.debug(
         f"settings from {settings.config_path}: spool {settings.spool_dir}, node {settings.node_name}, "
-        f"class {class_uid}, fsync {settings.fsync}"
+        f"class {class_uid}{' (auto)' if routes is not None else ''}, fsync {settings.fsync}"
     )
 
     # 3. Map.
@@ -418,6 +429,10 @@ def _run(argv: list, home: str, log: Log) -> int:
         reason = f"alert file {invocation.alert_path} is not a JSON alert: {exc}"
         raise _keep(context, ERR_INVALID_JSON, reason) from None
     name = _alert_name(alert, invocation.alert_path)
+    if routes:  # auto: the class that fits the alert, among those with a destination
+        from wazuh_ocsf.mapping.routing import route
+
+        class_uid = route(alert, class_uid, routes)
     try:
         event = map_alert(alert, class_uid=class_uid, product_version=product_version, attack_version=attack_version)
         line = encode_event(event)

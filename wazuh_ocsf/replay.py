@@ -84,9 +84,10 @@ class ReplayResult:
 class _Replayer:
     """Turns one kept record into a spool line (or says why it cannot)."""
 
-    def __init__(self, settings, class_uid: int) -> None:
+    def __init__(self, settings, class_uid: int, routes: tuple | None = None) -> None:
         self.settings = settings
         self.class_uid = class_uid
+        self.routes = routes  # auto: the active routed classes (see mapping.routing)
 
     def line_for(self, data: bytes) -> bytes:
         """The spool line for a record; raises ValueError/AlertError saying why there is none."""
@@ -99,9 +100,14 @@ class _Replayer:
         if not data.strip():
             raise AlertError("the record holds no bytes (the alert file could not be read)")
         alert = load_alert(data)
+        class_uid = self.class_uid
+        if self.routes:
+            from wazuh_ocsf.mapping.routing import route
+
+            class_uid = route(alert, class_uid, self.routes)
         event = map_alert(
             alert,
-            class_uid=self.class_uid,
+            class_uid=class_uid,
             product_version=self.settings.product_version,
             attack_version=self.settings.attack_version,
         )
@@ -166,13 +172,15 @@ def _read(path: str) -> list:
 def replay(settings, *, class_uid: int | None = None, dry_run: bool = False, settle: float = SETTLE_SECONDS):
     """Replay every dead-letter record into the spool; a :class:`ReplayResult`.
 
-    ``class_uid`` is the OCSF class kept alerts are mapped to (default: the configured one).
+    ``class_uid`` is the OCSF class kept alerts are mapped to (default: the configured one,
+    routed per alert when it is ``auto``).
     ``dry_run`` tries every record and changes nothing. Raises SpoolBusyError when another
     replay runs, SpoolError when the spool cannot be used at all.
     """
     spool_dir = settings.spool_dir
     spool = Spool(settings)
-    replayer = _Replayer(settings, class_uid or settings.ocsf_class)
+    routes = settings.active_routes() if class_uid is None and settings.routing else None
+    replayer = _Replayer(settings, class_uid or settings.ocsf_class, routes)
     result = ReplayResult()
     if not os.path.isdir(spool_dir):
         raise spool._missing()

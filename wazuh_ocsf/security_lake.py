@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 
-from wazuh_ocsf.config import CLASS_NAMES, DETECTION_FINDING, SECURITY_FINDING
+from wazuh_ocsf.config import CLASS_NAMES
 from wazuh_ocsf.errors import WazuhOcsfError
 
 log = logging.getLogger(__name__)
 
-#: OCSF class → Security Lake's ``eventClasses`` value.
-EVENT_CLASSES = {SECURITY_FINDING: "SECURITY_FINDING", DETECTION_FINDING: "DETECTION_FINDING"}
+#: OCSF class → Security Lake's ``eventClasses`` value: the OCSF class name in capitals.
+EVENT_CLASSES = {class_uid: name.upper() for class_uid, name in CLASS_NAMES.items()}
 
 
 class SecurityLakeError(WazuhOcsfError):

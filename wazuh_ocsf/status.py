@@ -14,7 +14,7 @@ import os
 import time
 
 from wazuh_ocsf import flush_state
-from wazuh_ocsf.config import CLASS_NAMES, SETTINGS, Settings
+from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES, SETTINGS, Settings
 from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.sinks.base import partition_path
 from wazuh_ocsf.spool import STATE, Spool
@@ -33,14 +33,16 @@ FULL_WARNING = 0.8
 def destinations(settings: Settings, output_dir: str | None = None) -> dict:
     """Where each class's events go: ``{"security_finding": ["s3://…", "/dir/…", "https://…"], …}``.
 
-    An empty list means nowhere. The S3 and local sinks need the class's custom source (the
+    The two finding classes, and the routed classes when ``OCSF_CLASS=auto``. An empty list means nowhere. The S3 and local sinks need the class's custom source (the
     partition tree's prefix); the HTTP sink takes every class. URLs are shown without
     credentials or query string.
     """
     from wazuh_ocsf.redact import public_url
 
     out = {}
-    for class_uid, name in sorted(CLASS_NAMES.items()):
+    classes = FINDING_CLASSES + (ROUTED_CLASSES if settings.routing else ())
+    for class_uid in sorted(classes):
+        name = CLASS_NAMES[class_uid]
         prefix = settings.destination_prefix(class_uid)
         places = []
         if prefix is not None:
@@ -80,6 +82,11 @@ def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float 
     data["follow"] = _follow_heartbeat(settings)
     data["destinations"] = destinations(settings)
     data["ocsf_class"] = CLASS_NAMES[settings.ocsf_class]
+    data["routing"] = settings.routing  # OCSF_CLASS=auto: ocsf_class is the class of alerts no route takes
+    data["active_routes"] = [CLASS_NAMES[uid] for uid in settings.active_routes()] if settings.routing else []
+    data["inactive_routes"] = (
+        [CLASS_NAMES[uid] for uid in ROUTED_CLASSES if not settings.has_destination(uid)] if settings.routing else []
+    )
     data["config"] = settings.masked()
     data["config_set"] = sorted(
         s.env for s in SETTINGS if s.attr != "wazuh_home" and settings.source_of(s.attr) != "default"
@@ -258,6 +265,11 @@ def _destination_lines(data: dict) -> list:
     for index, (name, places) in enumerate(sorted(data["destinations"].items())):
         label = "  destinations    " if index == 0 else " " * 18
         marker = " (configured class)" if name == data["ocsf_class"] else ""
+        if data.get("routing"):
+            marker = " (auto: finding class)" if name == data["ocsf_class"] else ""
+            marker += " (auto: routed)" if name in data["active_routes"] else ""
+            marker += " (auto: route inactive, its alerts go to the finding class)" if name in data[
+                "inactive_routes"] else ""
         lines.append(f"{label}{name}{marker}: {', '.join(places) if places else 'none'}")
     return lines
 

@@ -81,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument("--bucket", help="Security Lake S3 bucket")
     settings.add_argument("--region", help="AWS region of the lake")
     settings.add_argument("--account-id", help="AWS account id in the partition path")
-    settings.add_argument("--source-name", help="Security Lake custom source name (at most 20 characters)")
+    settings.add_argument(
+        "--source-name", action="append", metavar="[CLASS=]NAME",
+        help="Security Lake custom source name (at most 20 characters) of the finding class; CLASS=NAME for "
+        "another class (with --ocsf-class auto: vulnerability_finding, compliance_finding, file_activity, "
+        "authentication); repeatable",
+    )
     settings.add_argument(
         "--source-location", help="exact provider location Security Lake returned (s3://…/ext/<source>/…)"
     )
@@ -91,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     secret.add_argument(
         "--external-id-file", metavar="FILE", help="read the external id from FILE ('-': standard input)"
     )
-    settings.add_argument("--ocsf-class", help="security_finding (2001, default) or detection_finding (2004)")
+    settings.add_argument(
+        "--ocsf-class", help="security_finding (2001, default), detection_finding (2004), or auto (each alert in "
+        "the class that fits it; README, Routing)"
+    )
     settings.add_argument("--output-dir", help="local sink: also write the Parquet partition tree here")
     settings.add_argument(
         "--set",

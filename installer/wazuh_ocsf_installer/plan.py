@@ -279,19 +279,33 @@ def _block_values(args, layout: Layout, plan: Plan, installed: str) -> dict:
 
 def _config_updates(args) -> dict:
     """Setting key → value from the command line (only what was given)."""
+    config = wazuh_ocsf.config
     updates = {}
     ocsf_class = None
     if args.ocsf_class:
         try:
-            ocsf_class = wazuh_ocsf.config.parse_class(args.ocsf_class)
+            ocsf_class = config.parse_class_choice(args.ocsf_class)
         except ValueError as exc:
             raise UsageError(f"--ocsf-class: {exc}") from None
-        updates["WAZUH_OCSF_OCSF_CLASS"] = wazuh_ocsf.config.class_name(ocsf_class)
+        if ocsf_class == config.AUTO:  # the finding class takes the source location below
+            ocsf_class = config.parse_class(config.SETTINGS_BY_ATTR["finding_class"].default)
+            updates["WAZUH_OCSF_OCSF_CLASS"] = config.AUTO
+        else:
+            updates["WAZUH_OCSF_OCSF_CLASS"] = config.class_name(ocsf_class)
+    for item in args.source_name or ():
+        # NAME: the source of the finding class; CLASS=NAME: that class's (auto routing)
+        klass, sep, name = item.rpartition("=")
+        if not sep:
+            updates["WAZUH_OCSF_SOURCE_LOCATION"] = item
+            continue
+        try:
+            updates[f"WAZUH_OCSF_{config.class_name(config.parse_any_class(klass)).upper()}_SOURCE"] = name
+        except ValueError as exc:
+            raise UsageError(f"--source-name {item!r}: {exc}") from None
     for option, key in (
         ("bucket", "WAZUH_OCSF_BUCKET"),
         ("region", "WAZUH_OCSF_REGION"),
         ("account_id", "WAZUH_OCSF_ACCOUNT_ID"),
-        ("source_name", "WAZUH_OCSF_SOURCE_LOCATION"),
         ("role_arn", "WAZUH_OCSF_ROLE_ARN"),
         ("external_id", "WAZUH_OCSF_EXTERNAL_ID"),
         ("output_dir", "WAZUH_OCSF_OUTPUT_DIR"),

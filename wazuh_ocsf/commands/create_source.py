@@ -12,12 +12,14 @@ HELP = "register the Security Lake custom source (CreateCustomLogSource) and sav
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Source name, class, crawler role, principal, external id, version, ``--dry-run``."""
     parser.add_argument(
-        "--source-name", metavar="NAME", help="custom source name, at most 20 characters (default: the configured "
-        "source of the class, else wazuh)"
+        "--source-name", metavar="NAME", help="custom source name, at most 20 characters, for one class (default: "
+        "the configured source of the class, else wazuh, or wazuh-<class> for a routed class)"
     )
     parser.add_argument(
-        "--class", dest="ocsf_class", metavar="CLASS",
-        help="security_finding or detection_finding (default: WAZUH_OCSF_OCSF_CLASS)",
+        "--class", dest="ocsf_class", metavar="CLASS", action="append",
+        help="security_finding, detection_finding, vulnerability_finding, compliance_finding, file_activity, "
+        "authentication, or all (the finding class and the four routed classes); repeatable; one custom source "
+        "each (default: the finding class of WAZUH_OCSF_OCSF_CLASS)",
     )
     crawler = parser.add_mutually_exclusive_group(required=True)
     crawler.add_argument(
@@ -45,12 +47,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _classes(args: argparse.Namespace, settings) -> list:
+    """The classes asked for, in order, once each; ``all``: the finding class and the routed ones."""
+    from wazuh_ocsf.config import ROUTED_CLASSES, parse_any_class
+    from wazuh_ocsf.errors import ConfigError
+
+    classes = []
+    for word in args.ocsf_class or [str(settings.ocsf_class)]:
+        try:
+            found = [settings.ocsf_class, *ROUTED_CLASSES] if word.strip().lower() == "all" else [parse_any_class(word)]
+        except ValueError as exc:
+            raise ConfigError("--class", f"{exc}, or all (got {word!r})") from None
+        classes += [class_uid for class_uid in found if class_uid not in classes]
+    if args.source_name and len(classes) > 1:
+        raise ConfigError("--source-name", "names one source: with several classes each takes its configured source "
+                          "or the default name (wazuh, wazuh-<class>)")
+    return classes
+
+
 def run(args: argparse.Namespace) -> int:
-    """Create the source, then update the config file with role ARN, location, bucket and external id."""
+    """Create one source per class, then update the config file with their locations (and the
+    first one's role ARN), bucket and external id."""
     import secrets
 
     from wazuh_ocsf import security_lake
-    from wazuh_ocsf.config import CLASS_NAMES, parse_class
+    from wazuh_ocsf.config import CLASS_NAMES, default_source_name
     from wazuh_ocsf.config_file import update_settings
     from wazuh_ocsf.errors import ConfigError
     from wazuh_ocsf.privileges import load_settings_staying_root
@@ -62,44 +83,58 @@ def run(args: argparse.Namespace) -> int:
               "give them as WAZUH_OCSF_* environment variables", file=sys.stderr)
     if not settings.region:
         raise ConfigError("WAZUH_OCSF_REGION", "required: Security Lake custom sources are regional")
-    try:
-        class_uid = parse_class(args.ocsf_class) if args.ocsf_class else settings.ocsf_class
-    except ValueError as exc:
-        raise ConfigError("--class", str(exc)) from None
-    source_name = args.source_name or settings.destination_source(class_uid) or "wazuh"
+    classes = _classes(args, settings)
     external_id = args.external_id or settings.external_id or secrets.token_hex(16)
     principal = args.principal or (None if args.dry_run else _caller_account(settings))
-    crawler_role_arn, crawler_role = args.crawler_role_arn, "given"
+    sources = [
+        (class_uid, args.source_name or settings.destination_source(class_uid) or default_source_name(class_uid))
+        for class_uid in classes
+    ]
+    if args.create_glue_role and len(sources) > 1:
+        raise ConfigError("--create-glue-role", "NAME names one role, for one source: leave it out with several "
+                          "classes (each source gets its own role, wazuh-ocsf-glue-<source>-<region>)")
     if args.dry_run:
-        _print_dry_run(args, settings, source_name, class_uid, principal)
+        _print_dry_run(args, settings, sources, principal)
         return 0
     client = security_lake.make_client(settings.region)
-    if args.create_glue_role is not None:
-        crawler_role_arn, crawler_role = _ensure_glue_role(args, settings, source_name, client)
-    params = security_lake.request_for(
-        source_name=source_name,
-        class_uid=class_uid,
-        crawler_role_arn=crawler_role_arn,
-        principal=principal,
-        external_id=external_id,
-        source_version=args.source_version,
-    )
-    if crawler_role == "created":
-        created = security_lake.create_custom_source_for_new_role(client, params)
-    else:
-        created = security_lake.create_custom_source(client, params)
-    written = update_settings(config_path, security_lake.settings_to_write(created, class_uid, external_id))
-    if args.json:
-        print(json.dumps({
-            **created, "class": CLASS_NAMES[class_uid], "config_path": config_path,
-            "crawler_role_arn": crawler_role_arn, "crawler_role": crawler_role,
-        }))
-    else:
+    results = []
+    for class_uid, source_name in sources:
+        crawler_role_arn, crawler_role = args.crawler_role_arn, "given"
+        if args.create_glue_role is not None:
+            crawler_role_arn, crawler_role = _ensure_glue_role(args, settings, source_name, client)
+        params = security_lake.request_for(
+            source_name=source_name,
+            class_uid=class_uid,
+            crawler_role_arn=crawler_role_arn,
+            principal=principal,
+            external_id=external_id,
+            source_version=args.source_version,
+        )
+        if crawler_role == "created":
+            created = security_lake.create_custom_source_for_new_role(client, params)
+        else:
+            created = security_lake.create_custom_source(client, params)
+        values = security_lake.settings_to_write(created, class_uid, external_id)
+        if results:  # each source has its own provider role: the config keeps the first one's
+            del values["role_arn"]
+        written = update_settings(config_path, values)
+        results.append((class_uid, created, written, crawler_role_arn, crawler_role))
+    for class_uid, created, written, crawler_role_arn, crawler_role in results:
+        if args.json:
+            print(json.dumps({
+                **created, "class": CLASS_NAMES[class_uid], "config_path": config_path,
+                "crawler_role_arn": crawler_role_arn, "crawler_role": crawler_role,
+            }))
+            continue
         if crawler_role != "given":
             print(f"{crawler_role} the Glue crawler role {crawler_role_arn}")
-        print(f"created custom source {source_name} ({CLASS_NAMES[class_uid]}): {created['location']}")
+        print(f"created custom source {created['source_name']} ({CLASS_NAMES[class_uid]}): {created['location']}")
         print(f"provider role: {created['role_arn']}")
         print(f"updated {config_path}: " + ", ".join(w.split("=", 1)[0] for w in written))
+    if not args.json:
+        if len(results) > 1:
+            print(f"WAZUH_OCSF_ROLE_ARN is {results[0][1]['role_arn']}: it must also be allowed to write to the other "
+                  "sources' locations (README, Routing: registering the routed classes' sources)")
         print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there, and after the first flush "
               "and crawl `wazuh-ocsf doctor --lake` to check the source, crawler and table")
     return 0
@@ -144,32 +179,34 @@ def _ensure_glue_role(args, settings, source_name: str, client) -> tuple:
     return glue_role.ensure_role(iam, spec)
 
 
-def _print_dry_run(args, settings, source_name: str, class_uid: int, principal) -> None:
+def _print_dry_run(args, settings, sources: list, principal) -> None:
     """Print every request the real run would send, in order, as one JSON object; send nothing."""
     from wazuh_ocsf import glue_role, security_lake
     from wazuh_ocsf.glue_role import Request
 
     requests, notes = [], []
-    crawler_role_arn = args.crawler_role_arn
-    if args.create_glue_role is not None:
-        requests.append(Request("securitylake", "ListDataLakes", {"regions": [settings.region]}))
-        bucket = settings.bucket or f"aws-security-data-lake-{settings.region}-<id from ListDataLakes>"
-        spec = _glue_role_spec(args, settings, source_name, {"bucket": bucket, "kms_key_id": None, "account": ""})
-        requests.append(Request("iam", "GetRole", {"RoleName": spec.role_name}))
-        requests.extend(glue_role.role_requests(spec))
-        crawler_role_arn = glue_role.role_arn(spec, "<the caller's account>")
-        notes.append(
-            f"the bucket is ListDataLakes' (shown: {bucket}); when the lake uses a customer managed KMS key the "
-            "read policy also allows kms:Decrypt on it; CreateRole is skipped when GetRole finds a role that trusts "
-            "Glue"
+    for class_uid, source_name in sources:
+        crawler_role_arn = args.crawler_role_arn
+        if args.create_glue_role is not None:
+            requests.append(Request("securitylake", "ListDataLakes", {"regions": [settings.region]}))
+            bucket = settings.bucket or f"aws-security-data-lake-{settings.region}-<id from ListDataLakes>"
+            spec = _glue_role_spec(args, settings, source_name, {"bucket": bucket, "kms_key_id": None, "account": ""})
+            requests.append(Request("iam", "GetRole", {"RoleName": spec.role_name}))
+            requests.extend(glue_role.role_requests(spec))
+            crawler_role_arn = glue_role.role_arn(spec, "<the caller's account>")
+            if not notes:
+                notes.append(
+                    f"the bucket is ListDataLakes' (shown: {bucket}); when the lake uses a customer managed KMS key "
+                    "the read policy also allows kms:Decrypt on it; CreateRole is skipped when GetRole finds a role "
+                    "that trusts Glue"
+                )
+        params = security_lake.request_for(
+            source_name=source_name,
+            class_uid=class_uid,
+            crawler_role_arn=crawler_role_arn,
+            principal=principal or "<the caller's account>",
+            external_id="****",
+            source_version=args.source_version,
         )
-    params = security_lake.request_for(
-        source_name=source_name,
-        class_uid=class_uid,
-        crawler_role_arn=crawler_role_arn,
-        principal=principal or "<the caller's account>",
-        external_id="****",
-        source_version=args.source_version,
-    )
-    requests.append(Request("securitylake", "CreateCustomLogSource", params))
+        requests.append(Request("securitylake", "CreateCustomLogSource", params))
     print(json.dumps({"requests": [r.to_dict() for r in requests], "notes": notes}, indent=1))

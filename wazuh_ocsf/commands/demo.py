@@ -9,7 +9,8 @@
 4. run ``wazuh-ocsf flush`` as its own process, which assumes the provider role with the
    external id and uploads the Parquet objects;
 5. list the uploaded keys, download them and query them with DuckDB (events by severity,
-   top rules, top MITRE ATT&CK techniques); stop the server.
+   top rules, top MITRE ATT&CK techniques; with ``--class auto`` also events per class and
+   the vulnerabilities by CVSS score); stop the server.
 
 Needs a source checkout installed with ``pip install -e '.[test]'`` (moto and duckdb are test
 extras; the integration script and sample alerts come from the checkout).
@@ -55,9 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--class",
         dest="ocsf_class",
-        choices=("security_finding", "detection_finding"),
+        choices=("security_finding", "detection_finding", "auto"),
         default="security_finding",
-        help="OCSF class to map to (default: security_finding)",
+        help="OCSF class to map to, or auto: each alert in the class that fits it, one custom source per class "
+        "(default: security_finding)",
     )
 
 
@@ -108,10 +110,11 @@ def _demo(home: Path, url: str, alerts: list, ocsf_class: str, boto3, duckdb, *,
     print(f"wazuh-ocsf demo in {home}")
     env = _clean_environment(home)
     session = boto3.Session(aws_access_key_id="demo", aws_secret_access_key="demo", region_name=REGION)
-    role_arn = _make_lake(session, url)
+    sources = _sources(ocsf_class)
+    role_arn = _make_lake(session, url, sources)
     print(f"[1/5] S3-compatible server (moto) at {url}: bucket {BUCKET}, provider role {role_arn}")
 
-    _make_tree(home, url, role_arn, ocsf_class)
+    _make_tree(home, url, role_arn, ocsf_class, sources)
     outcomes = _feed(home, alerts, env)
     spooled = outcomes.pop(0, 0)
     log = home / "logs" / "integrations.log" if kept else "logs/integrations.log: run with --keep DIR to look"
@@ -148,8 +151,18 @@ def _demo(home: Path, url: str, alerts: list, ocsf_class: str, boto3, duckdb, *,
         return 1
 
     print("[5/5] DuckDB over the downloaded objects:")
-    rows = _query(duckdb, download)
+    rows = _query(duckdb, download, sources)
     return 0 if flush.returncode == 0 and rows == spooled else 1
+
+
+def _sources(ocsf_class: str) -> dict:
+    """The custom source of each class the demo writes: class name → source name."""
+    from wazuh_ocsf.config import AUTO, CLASS_NAMES, ROUTED_CLASSES, default_source_name
+
+    if ocsf_class != AUTO:
+        return {ocsf_class: SOURCE}
+    # auto: the finding class (detection_finding, the default) and every routed class
+    return {"detection_finding": SOURCE, **{CLASS_NAMES[uid]: default_source_name(uid) for uid in ROUTED_CLASSES}}
 
 
 def _load_alerts(path: Path) -> list:
@@ -188,8 +201,9 @@ def _clean_environment(home: Path) -> dict:
     return env
 
 
-def _make_lake(session, url: str) -> str:
-    """The bucket and the custom source's provider role (trusting the external id); the role ARN."""
+def _make_lake(session, url: str, sources: dict) -> str:
+    """The bucket and the custom source's provider role (trusting the external id, allowed to
+    write to every source's location); the role ARN."""
     session.client("s3", endpoint_url=url).create_bucket(Bucket=BUCKET)
     trust = {
         "Version": "2012-10-17",
@@ -208,7 +222,7 @@ def _make_lake(session, url: str) -> str:
             {
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
-                "Resource": f"arn:aws:s3:::{BUCKET}/ext/{SOURCE}/*",
+                "Resource": [f"arn:aws:s3:::{BUCKET}/ext/{name}/*" for name in sources.values()],
             }
         ],
     }
@@ -218,7 +232,7 @@ def _make_lake(session, url: str) -> str:
     return arn
 
 
-def _make_tree(home: Path, url: str, role_arn: str, ocsf_class: str) -> None:
+def _make_tree(home: Path, url: str, role_arn: str, ocsf_class: str, sources: dict) -> None:
     """``<home>`` laid out like a manager with wazuh-ocsf installed."""
     for sub in ("etc", "logs", "integrations", "wazuh-ocsf/spool", "wazuh-ocsf/lib", "framework/python/bin"):
         (home / sub).mkdir(parents=True, exist_ok=True)
@@ -246,6 +260,9 @@ WAZUH_OCSF_S3_ENDPOINT_URL={url}
 WAZUH_OCSF_STS_ENDPOINT_URL={url}
 WAZUH_OCSF_NODE_NAME={NODE_NAME}
 """
+    for name, source in sources.items():
+        if source != SOURCE:  # SOURCE_LOCATION names the finding class's
+            config += f"WAZUH_OCSF_{name.upper()}_SOURCE={source}\n"
     (home / "etc" / "wazuh-ocsf.conf").write_text(config, encoding="utf-8")
 
 
@@ -267,11 +284,38 @@ def _feed(home: Path, alerts: list, env: dict) -> dict:
     return outcomes
 
 
-def _query(duckdb, download: Path) -> int:
-    """Print events by severity, top rules and top techniques; return the number of events."""
+def _parquet(directory: Path) -> str:
+    """``read_parquet(...)`` of every object below ``directory``, for a view (views take no parameters)."""
+    pattern = str(directory / "**" / "*.parquet").replace("'", "''")
+    return f"read_parquet('{pattern}', hive_partitioning = true)"
+
+
+def _query(duckdb, download: Path, sources: dict) -> int:
+    """Print events by severity, top rules and top techniques of the finding class (and with
+    several classes events per class and the vulnerabilities); return the number of events."""
     con = duckdb.connect()
-    pattern = str(download / "**" / "*.parquet").replace("'", "''")  # views take no parameters
-    con.execute(f"CREATE VIEW findings AS SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)")
+    present = {name: source for name, source in sources.items() if (download / "ext" / source).is_dir()}
+    finding_source = sources.get("security_finding") or sources.get("detection_finding")
+    con.execute(f"CREATE VIEW findings AS SELECT * FROM {_parquet(download / 'ext' / finding_source)}")
+    extra = []
+    if len(sources) > 1:
+        counts = " UNION ALL ".join(
+            f"SELECT class_uid, any_value(class_name) AS class, count(*) AS events, '{source}' AS source "
+            f"FROM {_parquet(download / 'ext' / source)} GROUP BY class_uid"
+            for source in present.values()
+        )
+        extra.append(("Events by class (one custom source each)", f"{counts} ORDER BY events DESC"))
+    if "vulnerability_finding" in present:
+        con.execute(
+            "CREATE VIEW vulnerabilities AS SELECT * FROM "
+            + _parquet(download / "ext" / present["vulnerability_finding"])
+        )
+        extra.append((
+            "Open vulnerabilities by CVSS base score",
+            "SELECT v.cve.uid AS cve, s.version AS cvss, s.base_score AS score, device.name AS host, "
+            "v.affected_packages[1].name AS package FROM vulnerabilities, UNNEST(vulnerabilities) AS t(v), "
+            "UNNEST(v.cve.cvss) AS u(s) WHERE status_id = 1 ORDER BY score DESC, cve LIMIT 5",
+        ))
     columns = {row[0] for row in con.execute("DESCRIBE findings").fetchall()}
     if "finding" in columns:  # Security Finding (2001)
         rule_uid, title = "analytic.uid", "finding.title"
@@ -296,11 +340,14 @@ def _query(duckdb, download: Path) -> int:
             "ORDER BY events DESC, technique LIMIT 5",
         ),
     )
-    for heading, sql in queries:
+    for heading, sql in (*extra, *queries):
         result = con.execute(sql)
         print(f"\n  {heading}:\n    {sql}")
         print(_indent(_table([d[0] for d in result.description], result.fetchall()), "    "))
-    return con.execute("SELECT count(*) FROM findings").fetchone()[0]
+    return sum(
+        con.execute(f"SELECT count(*) FROM {_parquet(download / 'ext' / source)}").fetchone()[0]
+        for source in present.values()
+    )
 
 
 def _table(header: list, rows: list) -> str:

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--class",
         dest="ocsf_class",
         metavar="CLASS",
-        help="security-finding (2001) or detection-finding (2004); default: the configured class, else 2001",
+        help="security-finding (2001), detection-finding (2004), or auto: each alert in the class that fits it "
+        "(every route active; see README, Routing); default: the configured class, else 2001",
     )
     parser.add_argument(
         "input", nargs="?", default="-", metavar="FILE", help="alerts file, or - for standard input (default)"
@@ -32,13 +33,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> tuple:
-    """(class_uid, product_version, attack_version). Works without any config file."""
-    from wazuh_ocsf.config import DEFAULT_WAZUH_HOME, SECURITY_FINDING, load_settings, parse_class
+    """(class_uid, routes, product_version, attack_version). Works without any config file.
+
+    ``routes`` is None for one class; with ``auto`` every routed class: map shows what each
+    alert becomes, whatever destinations this machine has.
+    """
+    from wazuh_ocsf.config import (
+        AUTO,
+        DEFAULT_WAZUH_HOME,
+        ROUTED_CLASSES,
+        SECURITY_FINDING,
+        SETTINGS_BY_ATTR,
+        load_settings,
+        parse_class,
+        parse_class_choice,
+    )
     from wazuh_ocsf.errors import ConfigError
 
     try:
         settings = load_settings(path=args.config)
         class_uid, product, attack = settings.ocsf_class, settings.product_version, settings.attack_version
+        routed, finding_class = settings.routing, settings.finding_class
     except ConfigError as exc:
         if args.config:  # asked for by name: its errors count
             raise
@@ -46,12 +61,15 @@ def _settings(args: argparse.Namespace) -> tuple:
         # must not be blocked by a config it cannot read or does not need.
         print(f"warning: ignoring {DEFAULT_WAZUH_HOME} configuration ({exc}); using defaults", file=sys.stderr)
         class_uid, product, attack = SECURITY_FINDING, None, None
+        routed, finding_class = False, parse_class(SETTINGS_BY_ATTR["finding_class"].default)
     if args.ocsf_class:
         try:
-            class_uid = parse_class(args.ocsf_class)
+            choice = parse_class_choice(args.ocsf_class)
         except ValueError as exc:
             raise ConfigError("--class", f"{exc} (got {args.ocsf_class!r})") from None
-    return class_uid, product, attack
+        routed = choice == AUTO
+        class_uid = finding_class if routed else choice
+    return class_uid, (ROUTED_CLASSES if routed else None), product, attack
 
 
 def _opens_a_document(line: bytes) -> bool:
@@ -119,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
     """Map every alert of the input; 0 when all mapped, 1 when any failed."""
     from wazuh_ocsf.errors import AlertError
     from wazuh_ocsf.mapping import load_alert, map_alert
+    from wazuh_ocsf.mapping.routing import route
 
-    class_uid, product_version, attack_version = _settings(args)
+    finding_class, routes, product_version, attack_version = _settings(args)
     name = "<stdin>" if args.input == "-" else args.input
     try:
         handle = sys.stdin.buffer if args.input == "-" else open(args.input, "rb")  # noqa: SIM115
@@ -134,9 +153,10 @@ def run(args: argparse.Namespace) -> int:
             try:
                 if isinstance(document, AlertError):
                     raise document
+                alert = load_alert(document)
                 event = map_alert(
-                    load_alert(document),
-                    class_uid=class_uid,
+                    alert,
+                    class_uid=finding_class if routes is None else route(alert, finding_class, routes),
                     product_version=product_version,
                     attack_version=attack_version,
                 )

@@ -84,23 +84,24 @@ def map_alert(
     product_version: str | None = None,
     attack_version: str | None = None,
 ) -> dict:
-    """One Wazuh alert → one OCSF 1.1.0 event of ``class_uid`` (2001 or 2004).
+    """One Wazuh alert → one OCSF 1.1.0 event of ``class_uid`` (:data:`CLASS_NAMES`).
 
     Pure: the alert is not changed, and the result shares no mutable object with it.
     ``product_version`` goes to ``metadata.product.version``, ``attack_version`` to every
     ``attacks[].version``. Fields of unexpected types are mapped where that is unambiguous
     and kept in ``unmapped`` anyway; only an alert that cannot be mapped at all (not an
     object, no ``rule`` object, missing or unparseable ``timestamp``, unknown
-    ``class_uid``) raises, and then always :class:`~wazuh_ocsf.errors.AlertError`.
+    ``class_uid``, or a routed class whose alert does not fit it: see
+    :mod:`wazuh_ocsf.mapping.routing`) raises, and then always
+    :class:`~wazuh_ocsf.errors.AlertError`.
     """
     try:
         mapper = MAPPERS[class_uid] if type(class_uid) is int else None
     except KeyError:
         mapper = None
     if mapper is None:
-        raise AlertError(
-            f"unknown OCSF class_uid {class_uid!r}: expected 2001 (security_finding) or 2004 (detection_finding)"
-        )
+        known = ", ".join(f"{uid} ({name})" for uid, name in CLASS_NAMES.items())
+        raise AlertError(f"unknown OCSF class_uid {class_uid!r}: expected one of {known}")
     alert, rule, epoch_ms, offset = parse_alert(alert)
     try:
         return mapper(alert, rule, epoch_ms, offset, product_version, attack_version)

@@ -11,7 +11,10 @@ from wazuh_ocsf import json_codec
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import common
 from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
+from wazuh_ocsf.mapping.mitre import map_attacks
+from wazuh_ocsf.mapping.observables import is_ip, map_observables
 from wazuh_ocsf.mapping.timestamps import parse_timestamp
+from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
 MANAGER_AGENT_ID = "000"
 
@@ -110,26 +113,37 @@ def base_event(
     class_name: str,
     product_version: str | None,
     used: set,
+    *,
+    category: tuple = (common.CATEGORY_UID, common.CATEGORY_NAME),
+    activity: tuple = (common.ACTIVITY_ID, common.ACTIVITY_NAME),
+    risk_score: bool = True,
+    event_uid: str | None = None,
 ) -> dict:
-    """The attributes both classes have, classification first (dict order is output order)."""
+    """The attributes every class has, classification first (dict order is output order).
+
+    The finding classes take the defaults. A class without ``risk_score`` leaves ``rule.level``
+    in ``unmapped`` (severity is only its band); ``event_uid`` (the activity classes, which have
+    no finding uid) replaces the alert id as ``metadata.uid``.
+    """
     used.add("timestamp")
     level_value = rule.get("level")
     level = as_int(level_value)  # risk_score is an integer_t: int32
     if type(level_value) is int:
         severity_id, severity_name = severity(level_value)
-        if level is not None:
+        if level is not None and risk_score:
             used.add("rule.level")
     else:
         severity_id, severity_name = severity(as_int(level_value, common.INT64_MIN, common.INT64_MAX))
+    activity_id, activity_name = activity
     event = {
-        "activity_id": common.ACTIVITY_ID,
-        "activity_name": common.ACTIVITY_NAME,
-        "category_uid": common.CATEGORY_UID,
-        "category_name": common.CATEGORY_NAME,
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "category_uid": category[0],
+        "category_name": category[1],
         "class_uid": class_uid,
         "class_name": class_name,
-        "type_uid": class_uid * 100 + common.ACTIVITY_ID,
-        "type_name": f"{class_name}: {common.ACTIVITY_NAME}",
+        "type_uid": class_uid * 100 + activity_id,
+        "type_name": f"{class_name}: {activity_name}",
         "severity_id": severity_id,
         "severity": severity_name,
         "time": epoch_ms,
@@ -145,7 +159,7 @@ def base_event(
         event["count"] = count
         if type(firedtimes) is int:
             used.add("rule.firedtimes")
-    if level is not None:
+    if level is not None and risk_score:
         event["risk_score"] = level
     full_log = alert.get("full_log")
     if type(full_log) is str and full_log:
@@ -160,9 +174,14 @@ def base_event(
     }
     if product_version:
         metadata["product"]["version"] = cut(product_version)
-    uid = text_at(alert, "id", "id", used)
-    if uid is not None:
-        metadata["uid"] = uid
+    if event_uid is not None:
+        metadata["uid"] = event_uid
+        if type(alert.get("id")) is str:
+            used.add("id")  # part of event_uid
+    else:
+        uid = text_at(alert, "id", "id", used)
+        if uid is not None:
+            metadata["uid"] = uid
     event["metadata"] = metadata
     return event
 
@@ -221,3 +240,74 @@ def agent_resource(agent: object, used: set) -> dict | None:
         return None
     resource["type"] = "Wazuh manager (agent 000)" if uid == MANAGER_AGENT_ID else "Wazuh agent"
     return resource
+
+
+DEVICE_UNKNOWN = (0, "Unknown")
+DEVICE_SERVER = (1, "Server")  # agent 000 is the manager itself, which runs on a Linux server
+
+
+def map_device(agent: object, used: set) -> dict | None:
+    """``agent`` → OCSF ``device`` (host profile), or None without an agent id, name or IP."""
+    if type(agent) is not dict:
+        return None
+    device = {}
+    agent_id = as_text(agent.get("id"))
+    if agent_id is not None:
+        device["uid"] = agent_id
+    name = as_text(agent.get("name"))
+    if name is not None:
+        device["name"] = name
+    ip = agent.get("ip")
+    if type(ip) is str and is_ip(ip):
+        device["ip"] = ip
+        used.add("agent.ip")
+    if not device:
+        return None
+    device["type_id"], device["type"] = DEVICE_SERVER if agent_id == MANAGER_AGENT_ID else DEVICE_UNKNOWN
+    return device
+
+
+def finding_info(alert: dict, rule: dict, epoch_ms: int, attack_version: str | None, used: set) -> dict:
+    """``finding_info`` of the finding classes that have it: uid, title, types, analytic, ATT&CK,
+    data sources (the title is the rule's description; a class may replace it)."""
+    uid, title, types, analytic = finding_parts(alert, rule, epoch_ms, used)
+    info = {"uid": uid, "title": title}
+    if types is not None:
+        info["types"] = types
+    if analytic is not None:
+        info["analytic"] = analytic
+    attacks = map_attacks(rule.get("mitre"), attack_version, used)
+    if attacks:
+        info["attacks"] = attacks
+    sources = data_sources(alert, used)
+    if sources is not None:
+        info["data_sources"] = sources
+    return info
+
+
+PROFILE_HOST = "host"
+
+
+def add_host(event: dict, agent: object, used: set, *, resource: str | None = None) -> None:
+    """The agent as ``device`` (with the host profile) and, for the finding classes, as the
+    ``resource`` attribute named (``resource`` in 2002/2003)."""
+    device = map_device(agent, used)
+    if device is not None:
+        event["device"] = device
+        event["metadata"]["profiles"] = [PROFILE_HOST]
+    if resource is not None:
+        details = agent_resource(agent, used)
+        if details is not None:
+            event[resource] = details
+
+
+def add_observables_and_unmapped(event: dict, alert: dict, used: set) -> dict:
+    """The last attributes of a routed class's event: ``observables`` and ``unmapped`` (what no
+    attribute holds, ``used`` paths at any depth); returns ``event``."""
+    observables = map_observables(alert)
+    if observables is not None:
+        event["observables"] = observables
+    unmapped = map_unmapped(alert, used, with_parents(used))
+    if unmapped is not None:
+        event["unmapped"] = unmapped
+    return event

@@ -8,40 +8,15 @@ Detection Finding 1.1.0 has no ``compliance``/``nist``: those rule tags stay in 
 
 from __future__ import annotations
 
-from wazuh_ocsf.mapping.base import MANAGER_AGENT_ID, agent_resource, base_event, data_sources, finding_parts
-from wazuh_ocsf.mapping.common import as_text
+from wazuh_ocsf.mapping.base import agent_resource, base_event, finding_info, map_device
 from wazuh_ocsf.mapping.evidences import map_evidences
-from wazuh_ocsf.mapping.mitre import map_attacks
-from wazuh_ocsf.mapping.observables import is_ip, map_observables
+from wazuh_ocsf.mapping.observables import map_observables
 from wazuh_ocsf.mapping.unmapped import map_unmapped
 
 CLASS_UID = 2004
 CLASS_NAME = "Detection Finding"
 STATUS_NEW = (1, "New")
 PROFILE_HOST = "host"
-DEVICE_UNKNOWN = (0, "Unknown")
-DEVICE_SERVER = (1, "Server")  # agent 000 is the manager itself, which runs on a Linux server
-
-
-def map_device(agent: object, used: set) -> dict | None:
-    """``agent`` → OCSF ``device`` (host profile), or None without an agent id, name or IP."""
-    if type(agent) is not dict:
-        return None
-    device = {}
-    agent_id = as_text(agent.get("id"))
-    if agent_id is not None:
-        device["uid"] = agent_id
-    name = as_text(agent.get("name"))
-    if name is not None:
-        device["name"] = name
-    ip = agent.get("ip")
-    if type(ip) is str and is_ip(ip):
-        device["ip"] = ip
-        used.add("agent.ip")
-    if not device:
-        return None
-    device["type_id"], device["type"] = DEVICE_SERVER if agent_id == MANAGER_AGENT_ID else DEVICE_UNKNOWN
-    return device
 
 
 def map_detection_finding(
@@ -51,19 +26,7 @@ def map_detection_finding(
     used = set()
     event = base_event(alert, rule, epoch_ms, offset, CLASS_UID, CLASS_NAME, product_version, used)
     event["status_id"], event["status"] = STATUS_NEW
-    uid, title, types, analytic = finding_parts(alert, rule, epoch_ms, used)
-    finding_info = {"uid": uid, "title": title}
-    if types is not None:
-        finding_info["types"] = types
-    if analytic is not None:
-        finding_info["analytic"] = analytic
-    attacks = map_attacks(rule.get("mitre"), attack_version, used)
-    if attacks:
-        finding_info["attacks"] = attacks
-    sources = data_sources(alert, used)
-    if sources is not None:
-        finding_info["data_sources"] = sources
-    event["finding_info"] = finding_info
+    event["finding_info"] = finding_info(alert, rule, epoch_ms, attack_version, used)
     agent = alert.get("agent")
     device = map_device(agent, used)
     if device is not None:

@@ -25,9 +25,9 @@ from __future__ import annotations
 from wazuh_ocsf.mapping.common import INT32_MAX, as_int, basename, cut
 from wazuh_ocsf.mapping.observables import is_ip
 
-# OCSF fingerprint.algorithm_id, and the hex length each algorithm's digest has.
-_HASHES = (("md5", 1, "MD5", 32), ("sha1", 2, "SHA-1", 40), ("sha256", 3, "SHA-256", 64))
-_HEX = frozenset("0123456789abcdefABCDEF")
+# Wazuh's hash key, OCSF fingerprint.algorithm_id and name, and the hex length of the digest.
+HASHES = (("md5", 1, "MD5", 32), ("sha1", 2, "SHA-1", 40), ("sha256", 3, "SHA-256", 64))
+HEX = frozenset("0123456789abcdefABCDEF")
 _REGULAR_FILE = 1
 
 
@@ -51,10 +51,10 @@ def _endpoint(data: dict, ip_key: str, port_key: str) -> dict | None:
 
 def _hashes(source: dict, suffixes: tuple) -> list | None:
     hashes = []
-    for key, algorithm_id, algorithm, length in _HASHES:
+    for key, algorithm_id, algorithm, length in HASHES:
         for suffix in suffixes:
             value = _text(source, key + suffix)
-            if value is not None and len(value) == length and _HEX.issuperset(value):
+            if value is not None and len(value) == length and HEX.issuperset(value):
                 hashes.append({"algorithm_id": algorithm_id, "algorithm": algorithm, "value": value})
                 break
     return hashes or None

@@ -166,14 +166,29 @@ def _below(used: set, path: str) -> set:
 USED_PARENTS = frozenset({"rule", "rule.mitre", "agent", "manager", "decoder"})
 
 
-def map_unmapped(alert: dict, used: set) -> dict | None:
+def with_parents(used: set) -> frozenset:
+    """:data:`USED_PARENTS` plus every object above a path of ``used``: the ``parents`` of a
+    class that marks paths deep in ``data`` or ``syscheck`` as used."""
+    parents = set(USED_PARENTS)
+    for path in used:
+        cut_at = path.rfind(".")
+        while cut_at > 0:
+            path = path[:cut_at]
+            if path in parents:
+                break
+            parents.add(path)
+            cut_at = path.rfind(".")
+    return frozenset(parents)
+
+
+def map_unmapped(alert: dict, used: set, parents: frozenset = USED_PARENTS) -> dict | None:
     """Every non-empty alert value whose path (or a parent's) is not in ``used``; None if none.
 
-    ``used`` holds top-level paths and paths below :data:`USED_PARENTS` only.
+    ``used`` holds top-level paths and paths below ``parents`` only (:func:`with_parents`).
     """
     out = {}
     try:
-        count = _walk_used(alert, "", used, USED_PARENTS, out)
+        count = _walk_used(alert, "", used, parents, out)
     except (TypeError, ValueError):  # a non-str key, an int too long for str(): the careful path
         out = _unused(alert, used)
         return out or None
@@ -181,6 +196,6 @@ def map_unmapped(alert: dict, used: set) -> dict | None:
         return None
     if count != len(out) or max(map(len, out)) > MAX_STRING or max(map(len, out.values())) > MAX_STRING:
         careful = _Careful()
-        _walk_used(alert, "", used, USED_PARENTS, careful)
+        _walk_used(alert, "", used, parents, careful)
         out = dict(careful)
     return out

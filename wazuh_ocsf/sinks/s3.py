@@ -41,7 +41,7 @@ from botocore.exceptions import (
 from s3transfer.manager import TransferConfig, TransferManager
 
 from wazuh_ocsf import __version__
-from wazuh_ocsf.config import DETECTION_FINDING, SECURITY_FINDING, Settings
+from wazuh_ocsf.config import CLASS_NAMES, Settings
 from wazuh_ocsf.errors import SinkError
 from wazuh_ocsf.sinks.base import ParquetObject, Sink, object_key
 
@@ -206,7 +206,7 @@ class S3Sink(Sink):
 
     def describe(self) -> str:
         """``s3://bucket/prefix`` for each class with a destination, plus endpoint and role."""
-        prefixes = [self._settings.destination_prefix(c) for c in (SECURITY_FINDING, DETECTION_FINDING)]
+        prefixes = [self._settings.destination_prefix(c) for c in sorted(CLASS_NAMES)]
         text = ", ".join(f"s3://{self._bucket}/{p}" for p in prefixes if p) or f"s3://{self._bucket}/"
         if self._settings.s3_endpoint_url:
             text += f" at {self._settings.s3_endpoint_url}"

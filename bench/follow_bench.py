@@ -11,10 +11,16 @@ given a distinct ``id`` and ``timestamp``):
   ``alerts.json`` at once and the clock stops when the follower's saved offset reaches the end
   of the file (every alert mapped and in the spool). With ``--workers`` 1 and auto.
 
-    .venv/bin/python bench/follow_bench.py [--alerts 20000] [--hook-runs 300] [--dir DIR]
+Then one follow worker's own work, in this process, rounds interleaved (CPU time, medians):
+``map_block`` (what each follow and backfill worker runs on a block of lines) with the JSON
+it uses (orjson when installed) and with the standard library's, against loads+dumps.
 
-Targets (issue 8): follow ≥ 100× hook, ≥ 0.4× loads+dumps. Not part of CI. Use a directory
-on a real disk (the default is next to the checkout, not /tmp).
+    .venv/bin/python bench/follow_bench.py [--alerts 20000] [--hook-runs 300] [--dir DIR]
+    .venv/bin/python bench/follow_bench.py --per-worker-only [--alerts 20000] [--rounds 5]
+
+Targets (issues 8 and 14): follow ≥ 100× hook, ≥ 0.4× loads+dumps; one worker ≥ 0.5×
+loads+dumps. Not part of CI. Use a directory on a real disk (the default is next to the
+checkout, not /tmp).
 """
 
 from __future__ import annotations
@@ -63,6 +69,51 @@ def loads_dumps_rate(lines: list, rounds: int = 3) -> float:
             json.dumps(json.loads(line))
         best = min(best, time.perf_counter() - started)
     return len(lines) / best
+
+
+def per_worker(lines: list, rounds: int) -> None:
+    """map_block per CPU-second, with orjson (if installed) and with the standard library, vs loads+dumps."""
+    from wazuh_ocsf import fast_json, json_codec, mapping
+    from wazuh_ocsf.alert_pipeline import MapOptions, map_block
+
+    blob = b"".join(lines)
+    options = MapOptions(class_uid=2001)
+    fast = (fast_json.load_alert, fast_json.dumps)
+    stdlib = (mapping.load_alert, json_codec.dumps)
+
+    def mapped(codec: tuple) -> float:
+        fast_json.load_alert, fast_json.dumps = codec
+        try:
+            started = time.process_time()
+            result = map_block(blob, options)
+            cpu = time.process_time() - started
+        finally:
+            fast_json.load_alert, fast_json.dumps = fast
+        if len(result.lines) != len(lines):
+            sys.exit(f"map_block mapped {len(result.lines)} of {len(lines)} lines")
+        return len(lines) / cpu
+
+    def floor() -> float:
+        started = time.process_time()
+        for line in lines:
+            json.dumps(json.loads(line))
+        return len(lines) / (time.process_time() - started)
+
+    rates: dict = {"loads+dumps": [], f"worker ({fast_json.BACKEND})": [], "worker (json)": []}
+    ratios: dict = {key: [] for key in list(rates)[1:]}
+    for _ in range(rounds):
+        base = floor()
+        rates["loads+dumps"].append(base)
+        for key, codec in zip(ratios, (fast, stdlib)):
+            rate = mapped(codec)
+            rates[key].append(rate)
+            ratios[key].append(rate / base)
+    for key, values in rates.items():
+        print(f"per worker: {key:18} {statistics.median(values):10,.0f} alerts per CPU-second (median of {rounds})")
+    for key, values in ratios.items():
+        ratio = statistics.median(values)
+        verdict = "PASS" if ratio >= 0.5 else "FAIL"
+        print(f"per worker: {key:18} = {ratio:.2f}x loads+dumps (target >= 0.5x): {verdict}")
 
 
 def environment(home: Path, **settings) -> dict:
@@ -165,6 +216,7 @@ def main() -> int:
     parser.add_argument("--alerts", type=int, default=20000, help="alert lines for follow and loads+dumps")
     parser.add_argument("--hook-runs", type=int, default=300, help="sequential hook runs (default 300)")
     parser.add_argument("--rounds", type=int, default=3, help="follow runs per worker setting (median reported)")
+    parser.add_argument("--per-worker-only", action="store_true", help="only one worker's work, in this process")
     parser.add_argument("--dir", default=str(REPO.parent), help="where to make the temporary homes (a real disk)")
     args = parser.parse_args()
 
@@ -173,8 +225,13 @@ def main() -> int:
     auto = load_settings(environ={"WAZUH_OCSF_CONFIG": "/nonexistent"}, wazuh_home="/nonexistent").follow_workers
     lines = alert_lines(args.alerts)
     size = sum(map(len, lines))
-    print(f"{len(lines)} alert lines, {size / 1024**2:.1f} MiB (mean {size // len(lines)} bytes), "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(
+        f"{len(lines)} alert lines, {size / 1024**2:.1f} MiB (mean {size // len(lines)} bytes), "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
+    per_worker(lines, max(args.rounds, 3))
+    if args.per_worker_only:
+        return 0
     base = Path(tempfile.mkdtemp(prefix="follow-bench-", dir=args.dir))
     try:
         floor = loads_dumps_rate(lines)

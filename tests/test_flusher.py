@@ -39,6 +39,7 @@ from wazuh_ocsf.spool_line import encode_event
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAY_MS = 86_400_000
 SEGMENT = "40K"  # small segments: every test spool has several
+BATCH_BYTES = 100_000  # a block size that makes several batches of such segments
 
 # The README's example query (events by severity and day, top rules).
 README_QUERY_SEVERITY = """
@@ -191,7 +192,7 @@ def test_no_sink_is_a_config_error(tmp_path):
         flush(settings, [])
 
 
-@pytest.mark.parametrize("point", ["parquet", "deliver", "release"])
+@pytest.mark.parametrize("point", ["parquet", "deliver", "release", "release-member"])
 def test_crash_at_each_point_then_a_normal_flush_leaves_every_event_exactly_once(tmp_path, point):
     settings = make_settings(tmp_path, segment_max_bytes=SEGMENT)
     events = make_events(150, days=2)
@@ -202,12 +203,15 @@ def test_crash_at_each_point_then_a_normal_flush_leaves_every_event_exactly_once
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
     left = Spool(settings).sealed_segments()
     assert left, "the crash must leave the segment it was working on"
+    if point == "release-member":  # one batch of every segment; the first of them released
+        (name,) = manifests.segment_names(settings.spool_dir)
+        assert len(manifests.load(settings.spool_dir, name).segment_names()) == len(left) + 1 > 2
     if point == "parquet":
         assert not out.exists()
         assert list((Path(settings.spool_dir) / "outgoing").rglob("*.parquet"))  # leftovers to clean
     else:
         assert manifests.segment_names(settings.spool_dir) == [left[0].name]
-    if point == "release":
+    if point in ("release", "release-member"):
         (name,) = manifests.segment_names(settings.spool_dir)
         manifest = manifests.load(settings.spool_dir, name)
         assert manifest.acknowledged == [f"local:{out}"] and manifest.indexed
@@ -335,12 +339,12 @@ def test_a_failing_sink_keeps_the_segment_and_the_next_flush_delivers_it(tmp_pat
     spool_events(settings, events)
     blocked = tmp_path / "blocked"
     blocked.write_text("not a directory")
-    result = flush(settings, [LocalSink(settings, blocked)])
+    result = flush(settings, [LocalSink(settings, blocked)], block_bytes=BATCH_BYTES)
     assert not result.ok
     assert result.segments == 0 and result.left == len(Spool(settings).sealed_segments()) > 1
     assert f"local:{blocked}: Failed to write" in result.failures[0] and "Not a directory" in result.failures[0]
     # After the first failure the sink is not tried again in this flush, and that is said.
-    assert all("not attempted: local:" in failure for failure in result.failures[1:])
+    assert len(result.failures) > 1 and all("not attempted: local:" in failure for failure in result.failures[1:])
 
     out = tmp_path / "lake"
     result = flush(settings, [LocalSink(settings, out)])
@@ -355,22 +359,27 @@ def test_two_sinks_one_failing_the_next_flush_delivers_only_to_the_one_that_fail
     out = tmp_path / "lake"
     local, flaky = CountingLocalSink(settings, out), FlakySink(fail=True)
 
-    result = flush(settings, [local, flaky])
+    result = flush(settings, [local, flaky], block_bytes=BATCH_BYTES)
     segments = Spool(settings).sealed_segments()
-    assert not result.ok and result.left == len(segments) > 1
+    batches = manifests.segment_names(settings.spool_dir)
+    assert not result.ok and result.left == len(segments) > len(batches) > 1
     assert result.failures[0].endswith("flaky:test: Failed to upload to flaky:test: connection refused")
-    assert local.calls == len(segments) and flaky.calls == 1
-    for segment in segments:
-        manifest = manifests.load(settings.spool_dir, segment.name)
-        assert manifest.acknowledged == [sink_id(local)]
+    assert local.calls == len(batches) and flaky.calls == 1
+    for name in batches:
+        assert manifests.load(settings.spool_dir, name).acknowledged == [sink_id(local)]
     assert_exactly_once(out, events)  # the local sink has them all already
 
+    # New segments arrive meanwhile: they form new batches, the planned ones keep their segments.
+    more = make_events(30, days=1, start_ms=1713900000000)
+    more = [varied(event, "late") for event in more]
+    spool_events(settings, more)
+    total = len(Spool(settings).sealed_segments()) + 1  # + the active one the flush seals
     local, flaky = CountingLocalSink(settings, out), FlakySink(fail=False)
     result = flush(settings, [local, flaky])
-    assert result.ok and result.segments == len(segments)
-    assert local.calls == 0 and flaky.calls == len(segments)
+    assert result.ok and result.segments == total > len(segments) + 1
+    assert local.calls == 1 and flaky.calls == len(batches) + 1
     assert sorted(flaky.names) == sorted(p.name for p in out.rglob("*.parquet"))
-    assert_exactly_once(out, events)
+    assert_exactly_once(out, events + more)
     assert_spool_drained(settings)
 
 

@@ -39,8 +39,8 @@ def provider(lake):
 
 @pytest.fixture
 def spooled(tmp_path):
-    """Settings and the events spooled: both classes, spread over three days."""
-    environ = settings_env(tmp_path, region=REGION, account_id=ACCOUNT_ID)
+    """Settings and the events spooled: both classes, spread over three days, in small segments (one batch)."""
+    environ = settings_env(tmp_path, region=REGION, account_id=ACCOUNT_ID, segment_max_bytes="16K")
     events = make_events(40, class_uid=2001) + make_events(15, class_uid=2004, start_ms=1713900000000)
     spool_events(load_settings(environ=environ), events)
     return environ, events
@@ -108,7 +108,7 @@ def test_flush_delivers_every_event_once_under_the_right_partitions(lake, provid
     assert bucket_uids(lake) == Counter(uid_of(e) for e in events)
 
 
-@pytest.mark.parametrize("point", ["parquet", "deliver", "release"])
+@pytest.mark.parametrize("point", ["parquet", "deliver", "release", "release-member"])
 def test_killed_flush_then_normal_flush_delivers_exactly_once(lake, provider, spooled, point):
     environ, events = spooled
     killed = run_flush(environ, lake, provider, crash_at=point)

@@ -20,8 +20,9 @@ import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 
+from wazuh_ocsf import fast_json
 from wazuh_ocsf.errors import AlertError
-from wazuh_ocsf.mapping import load_alert, map_alert
+from wazuh_ocsf.mapping import map_alert
 from wazuh_ocsf.mapping.routing import route
 from wazuh_ocsf.spool_line import encode_event
 
@@ -189,7 +190,7 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
         offset = offsets[index] if offsets is not None else base_offset + start
         index += 1
         try:
-            alert = load_alert(line)
+            alert = fast_json.load_alert(line)
             if alert_filter is not None and not alert_filter.matches(alert):
                 filtered += 1
                 continue
@@ -199,7 +200,7 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
                 product_version=product_version,
                 attack_version=attack_version,
             )
-            spool_line = encode_event(event)
+            spool_line = encode_event(event, dumps=fast_json.dumps)
         except AlertError as exc:
             bad.append((offset, str(exc), line))
             continue

@@ -1,4 +1,8 @@
-"""The delivery manifest of a spool segment: what its Parquet objects are and who has them.
+"""The delivery manifest of a batch of spool segments: what its Parquet objects are and who has them.
+
+A batch is one sealed segment, or several small consecutive ones converted together (up to
+the flusher's block size); the first, the *lead*, names the manifest and the objects, and
+``members`` lists the others with their sizes, so a retry reads exactly the same bytes.
 
 Written to ``<spool>/manifests/<segment>.json`` before the segment's objects are first
 handed to any sink, and updated after each sink acknowledges them. A later attempt (after a
@@ -54,6 +58,11 @@ class Manifest:
     acknowledged: list = field(default_factory=list)  # sink ids that stored every object
     indexed: bool = False  # finding uids recorded in the delivered index
     created_by: str = ""
+    members: list = field(default_factory=list)  # the batch's other segments: [{name, size, torn_tail_bytes}]
+
+    def segment_names(self) -> list:
+        """Every segment of the batch, the lead first."""
+        return [self.segment, *(member["name"] for member in self.members)]
 
     @property
     def rows(self) -> int:

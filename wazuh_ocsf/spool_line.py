@@ -18,15 +18,18 @@ from wazuh_ocsf import json_codec
 UNMAPPED = "unmapped"
 
 
-def encode_event(event: dict) -> bytes:
-    """An OCSF event → one spool line (UTF-8 JSON, ``\\n``-terminated, no other newline)."""
+def encode_event(event: dict, *, dumps=json_codec.dumps) -> bytes:
+    """An OCSF event → one spool line (UTF-8 JSON, ``\\n``-terminated, no other newline).
+
+    ``dumps``: an encoder with the same output, e.g. :data:`wazuh_ocsf.fast_json.dumps`.
+    """
     unmapped = event.get(UNMAPPED)
     if unmapped is not None:
         event = dict(event)
         event[UNMAPPED] = [{"key": key, "value": value} for key, value in unmapped.items()]
     # ensure_ascii=False keeps lines short for non-Latin text; json escapes \n and \r in
     # strings, so the only newline is the terminator.
-    text = json_codec.dumps(event)
+    text = dumps(event)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:

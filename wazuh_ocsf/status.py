@@ -33,8 +33,9 @@ FULL_WARNING = 0.8
 def destinations(settings: Settings, output_dir: str | None = None) -> dict:
     """Where each class's events go: ``{"security_finding": ["s3://…", "/dir/…", "https://…"], …}``.
 
-    The two finding classes, and the routed classes when ``OCSF_CLASS=auto``. An empty list means nowhere. The S3 and local sinks need the class's custom source (the
-    partition tree's prefix); the HTTP sink takes every class. URLs are shown without
+    The two finding classes, and the routed classes when ``OCSF_CLASS=auto``. An empty list means
+    nowhere. The S3 and local sinks need the class's custom source (the partition tree's prefix);
+    the HTTP sink takes every class. URLs are shown without
     credentials or query string.
     """
     from wazuh_ocsf.redact import public_url

@@ -11,7 +11,7 @@ Environment:
     WAZUH_OCSF_WAZUH_KIT   the kit directory (default: ``<repo>/../shared/wazuh-daemons``)
     WAZUH_OCSF_KIT_OUT     build.sh's OUT_DIR (default: ``<repo>/.cache/wazuh-kit``, git-ignored;
                            built on first use, about 3 minutes on 2 cores, seconds afterwards)
-    WAZUH_OCSF_REQUIRE_REAL_MANAGER=1   a missing part fails the tests instead of skipping them
+    WAZUH_OCSF_REQUIRE_ALL=1   (tests/conftest.py) a missing part fails the tests instead of skipping them
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 KIT_ENV = "WAZUH_OCSF_WAZUH_KIT"
 OUT_ENV = "WAZUH_OCSF_KIT_OUT"
-REQUIRE_ENV = "WAZUH_OCSF_REQUIRE_REAL_MANAGER"
 DEFAULT_KIT = REPO.parent / "shared" / "wazuh-daemons"
 DEFAULT_OUT = REPO / ".cache" / "wazuh-kit"
 WAZUH_VERSION = "4.14.7"
@@ -130,6 +129,8 @@ class Manager:
     base_args: tuple = ()
     #: The local sink's directory, when the fixture configured one.
     output_dir: Path | None = None
+    #: ``etc/ossec.conf`` as home.sh wrote it, before the installer touched it.
+    original_ossec_conf: bytes = b""
 
     @property
     def alerts_json(self) -> Path:
@@ -163,16 +164,29 @@ class Manager:
         """Re-run the installer back to ``base_args``: settings file rewritten, no ossec.conf filters."""
         self.install("--reset-config", "--level", "", "--rule-id", "", "--group-filter", "", *self.base_args)
 
-    def cli(self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600):
-        """Run the installed ``wazuh-ocsf --config etc/wazuh-ocsf.conf ARGS`` as root (it drops to wazuh)."""
+    def _cli_command(self, args: tuple, env: dict | None) -> tuple:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("WAZUH_OCSF", "PYTHON", "AWS_"))}
         full_env.update(env or {})
-        command = [self.command, "--config", self.config, *args]
+        return [self.command, "--config", self.config, *args], full_env
+
+    def cli(self, *args: str, env: dict | None = None, check: bool = True, timeout: float = 600):
+        """Run the installed ``wazuh-ocsf --config etc/wazuh-ocsf.conf ARGS`` as root (it drops to wazuh)."""
+        command, full_env = self._cli_command(args, env)
         if check:
             return _run(command, "wazuh-ocsf " + " ".join(args), env=full_env, timeout=timeout)
         return subprocess.run(
             [str(c) for c in command], capture_output=True, text=True, env=full_env, timeout=timeout, check=False
         )
+
+    def start_cli(self, *args: str, env: dict | None = None, log: Path | None = None) -> subprocess.Popen:
+        """Start the installed ``wazuh-ocsf … ARGS`` in the background (e.g. ``follow``); output to ``log``."""
+        command, full_env = self._cli_command(args, env)
+        out = open(log or os.devnull, "ab")  # noqa: SIM115 (the child holds it; closed here after the fork)
+        try:
+            return subprocess.Popen([str(c) for c in command], env=full_env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        finally:
+            out.close()
 
     def alerts(self) -> list:
         """Every alert in ``logs/alerts/alerts.json`` (dicts, file order)."""
@@ -181,12 +195,12 @@ class Manager:
         with open(self.alerts_json, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
 
-    def spooled_events(self) -> list:
-        """Every OCSF event in the spool's segments (open and sealed) not yet flushed."""
+    def spooled_events(self, spool: Path | None = None) -> list:
+        """Every OCSF event in the segments (open and sealed) of the spool (default: the hook's) not yet flushed."""
         from wazuh_ocsf.spool_line import decode_line
 
         events = []
-        for segment in sorted((self.spool / "segments").glob("*")):
+        for segment in sorted(((spool or self.spool) / "segments").glob("*")):
             with open(segment, "rb") as handle:
                 events += [decode_line(line) for line in handle if line.strip()]
         return events
@@ -197,7 +211,8 @@ class Manager:
         return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.is_dir() else []
 
     def reset(self) -> None:
-        """Empty ``alerts.json``, the spool and the hook's log; keep the installation and its settings."""
+        """Empty ``alerts.json``, the spool and the local sink, forget the other tool's output; keep the
+        installation."""
         for child in self.spool.iterdir():
             if child.is_dir():
                 shutil.rmtree(child)
@@ -206,19 +221,41 @@ class Manager:
         with open(self.alerts_json, "w"):
             pass
         shutil.chown(self.alerts_json, "wazuh", "wazuh")
+        (self.home / "logs" / "custom-echo.log").unlink(missing_ok=True)
+        if self.output_dir is not None:
+            for child in self.output_dir.iterdir():
+                shutil.rmtree(child)
 
     def remove(self) -> None:
         shutil.rmtree(self.home.parent, ignore_errors=True)
 
 
-def make_manager(out: Path, prefix: str, *install_args: str) -> Manager:
+#: Another tool's integration, as managers have them: ``custom-echo`` appends the alerts of rule
+#: 5718 (sshd: attempt to login using a denied user) to ``logs/custom-echo.log``.
+ECHO_SCRIPT = '#!/bin/sh\ncat "$1" >> logs/custom-echo.log\n'
+ECHO_XML = """  <integration>
+    <name>custom-echo</name>
+    <rule_id>5718</rule_id>
+    <alert_format>json</alert_format>
+  </integration>
+"""
+
+
+def make_manager(out: Path, prefix: str, *install_args: str, other_tool: bool = False) -> Manager:
     """A new home (``home.sh -W``: the ruleset tests' Windows samples decode as runtests.py does)
     with wazuh-ocsf installed by ``installer/install.sh`` (``--scheduler none``, ``--python`` the
-    system Python) and the given installer arguments. Its ``alerts.json`` exists and is empty."""
+    system Python) and the given installer arguments. Its ``alerts.json`` exists and is empty.
+    ``other_tool``: ossec.conf already has the ``custom-echo`` integration (:data:`ECHO_XML`)."""
     parent = new_home_dir(prefix)
     manager = Manager(home=parent / "ossec", out=out, bin_dir=parent / "bin", base_args=install_args)
     manager.bin_dir.mkdir()
-    _run([kit_dir() / "home.sh", "-W", "-o", out, manager.home], f"home.sh {manager.home}")
+    home_args = []
+    if other_tool:
+        script = parent / "custom-echo"
+        script.write_text(ECHO_SCRIPT)
+        home_args = ["-s", script, "-x", ECHO_XML]
+    _run([kit_dir() / "home.sh", "-W", "-o", out, *home_args, manager.home], f"home.sh {manager.home}")
+    manager.original_ossec_conf = manager.ossec_conf.read_bytes()
     manager.install(*install_args)
     manager.alerts_json.touch()
     shutil.chown(manager.alerts_json, "wazuh", "wazuh")
@@ -242,7 +279,7 @@ def _children(pid: int) -> str:
     return text.strip()
 
 
-def _alerts_fd(pid: int) -> str | None:
+def alerts_fd(pid: int) -> str | None:
     for fd in Path(f"/proc/{pid}/fd").glob("*"):
         try:
             if os.readlink(fd).endswith("/logs/alerts/alerts.json"):
@@ -278,7 +315,7 @@ class Integratord:
             cwd=self.manager.home, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
         )
         deadline = time.monotonic() + 30
-        while _alerts_fd(self.process.pid) is None:
+        while alerts_fd(self.process.pid) is None:
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 log_tail = (self.manager.home / "logs" / "ossec.log").read_text(errors="replace")[-3000:]
@@ -301,7 +338,7 @@ class Integratord:
         while True:
             if self.process.poll() is not None:
                 raise KitError(f"wazuh-integratord exited with {self.process.returncode}")
-            fd = _alerts_fd(self.process.pid)
+            fd = alerts_fd(self.process.pid)
             try:
                 info = Path(f"/proc/{self.process.pid}/fdinfo/{fd}").read_text() if fd else ""
                 pos = int(next(line.split()[1] for line in info.splitlines() if line.startswith("pos:")))

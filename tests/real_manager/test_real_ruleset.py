@@ -22,7 +22,7 @@ from ocsf_events import ocsf_validators  # noqa: E402
 
 #: Alerts replayed through integratord as Detection Findings (a spread sample: it costs one
 #: hook process per alert; the whole corpus is mapped to both classes by tests/test_real_corpus.py).
-DETECTION_SAMPLE = 300
+DETECTION_SAMPLE = 150
 
 
 @pytest.fixture(scope="module")

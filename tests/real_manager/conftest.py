@@ -10,9 +10,10 @@ Stable API for test modules here (see ``manager_kit.py`` for the helpers they re
     Every ``log … pass`` line of Wazuh's ``ruleset/testing/tests/*.ini`` as analysisd queue messages.
 ``ruleset_run`` (session) → ``RulesetRun``
     Those lines through the whole real chain once (analysisd → alerts.json → integratord → hook)
-    in the shared home below, then ``wazuh-ocsf flush`` to its local sink and to Security Lake's
-    bucket on moto (``lake_delivery.deliver``): the alerts analysisd wrote, the events the hook
-    spooled and what the flush delivered, captured once. Scenarios share it.
+    in the shared home below, with ``wazuh-ocsf follow`` beside it (its own spool; stopped with
+    SIGTERM and restarted while analysisd writes), then ``wazuh-ocsf flush`` to its local sink and
+    to Security Lake's bucket on moto (``lake_delivery.deliver``): the alerts analysisd wrote, the
+    events the hook and follow spooled, and what the flush delivered, captured once.
 ``real_lake`` (session) → ``s3_server.LakeServer``
     moto's S3/STS/IAM server for the session (``lake_delivery.deliver`` makes and removes the lake).
 ``ruleset_alerts`` (session) → ``list[dict]``
@@ -27,6 +28,7 @@ Stable API for test modules here (see ``manager_kit.py`` for the helpers they re
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +58,10 @@ def ruleset_lines(wazuh_kit: Path, tmp_path_factory) -> Path:
     return manager_kit.ruleset_lines(wazuh_kit, tmp_path_factory.mktemp("ruleset") / "ruleset.queue")
 
 
+#: After how many alerts in alerts.json the session's ``follow`` is restarted.
+FOLLOW_RESTART_AT = 400
+
+
 @dataclass
 class RulesetRun:
     """The ruleset lines through the whole chain, once per session (all captured: the home moves on)."""
@@ -70,6 +76,11 @@ class RulesetRun:
     delivered: Delivery
     #: The other tool's output (``custom-echo``: every alert of rule 5718, as JSON lines).
     echoed: list
+    #: What ``wazuh-ocsf follow``, running beside the hook into its own spool, spooled; it was
+    #: stopped with SIGTERM and started again after FOLLOW_RESTART_AT alerts ...
+    followed: list
+    #: ... while analysisd was still writing (True unless the machine was too slow to tell).
+    follow_restarted_midway: bool
 
 
 @pytest.fixture(scope="session")
@@ -85,14 +96,29 @@ def real_lake():
 
 @pytest.fixture(scope="session")
 def ruleset_run(_shared_manager: Manager, ruleset_lines: Path, real_lake) -> RulesetRun:
+    from wazuh_ocsf.spool import count_lines
+
     manager = _shared_manager
     manager.reset()
-    output = manager_kit.run_chain(manager, ruleset_lines)
+    follow_spool = manager.make_spool("ruleset-follow-spool")
+    follower = manager.start_follow(follow_spool)
+    with ThreadPoolExecutor(1) as pool:
+        chain = pool.submit(manager_kit.run_chain, manager, ruleset_lines)
+        # SIGTERM to follow while analysisd writes, then start it again
+        manager_kit.wait_for(lambda: count_lines(str(manager.alerts_json)) >= FOLLOW_RESTART_AT or chain.done(),
+                             timeout=600)
+        follow_restarted_midway = not chain.done()
+        manager_kit.stop(follower)
+        follower = manager.start_follow(follow_spool)
+        output = chain.result()
     alerts, spooled = manager.alerts(), manager.spooled_events()
+    manager_kit.wait_for(lambda: len(manager.spooled_events(follow_spool)) >= len(alerts), timeout=300)
+    manager_kit.stop(follower)
+    followed = manager.spooled_events(follow_spool)
     echo_log = manager.home / "logs" / "custom-echo.log"
     echoed = echo_log.read_text().splitlines() if echo_log.exists() else []
     delivered = deliver(manager, real_lake, ocsf_class="security_finding")
-    return RulesetRun(alerts, spooled, output, delivered, echoed)
+    return RulesetRun(alerts, spooled, output, delivered, echoed, followed, follow_restarted_midway)
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +188,29 @@ class Manager:
         finally:
             out.close()
 
+    def make_spool(self, name: str) -> Path:
+        """An empty extra spool directory beside the home, owned by wazuh (e.g. for ``follow`` while the
+        hook uses the home's spool; the follower switches to the spool's owner)."""
+        spool = self.home.parent / name
+        shutil.rmtree(spool, ignore_errors=True)
+        spool.mkdir(mode=0o750)
+        shutil.chown(spool, "wazuh", "wazuh")
+        return spool
+
+    def start_follow(self, spool: Path, env: dict | None = None) -> subprocess.Popen:
+        """``wazuh-ocsf follow`` into ``spool`` (log: ``follow.log`` beside the home); returns once it has
+        ``alerts.json`` open and its position saved (a first start saves the end of the file, so every
+        alert written after this is its to spool)."""
+        log = self.home.parent / "follow.log"
+        process = self.start_cli("follow", "--poll", "0.2", env={"WAZUH_OCSF_SPOOL_DIR": str(spool), **(env or {})},
+                                 log=log)
+        started = wait_for(lambda: process.poll() is not None or (
+            alerts_fd(process.pid) is not None and (spool / "state" / "follow.json").exists()))
+        if not started or process.poll() is not None:
+            stop(process)
+            raise KitError(f"wazuh-ocsf follow did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        return process
+
     def alerts(self) -> list:
         """Every alert in ``logs/alerts/alerts.json`` (dicts, file order)."""
         if not self.alerts_json.exists():
@@ -205,10 +228,12 @@ class Manager:
                 events += [decode_line(line) for line in handle if line.strip()]
         return events
 
-    def dead_letters(self) -> list:
-        """The dead-letter files of the spool (paths)."""
-        directory = self.spool / "dead-letter"
-        return sorted(p for p in directory.rglob("*") if p.is_file()) if directory.is_dir() else []
+    def write_alerts(self, alerts: Iterable[dict | str]) -> int:
+        """Append alerts to ``alerts.json`` as analysisd writes them (one JSON line each); how many."""
+        lines = [a if isinstance(a, str) else json.dumps(a, separators=(",", ":")) for a in alerts]
+        with open(self.alerts_json, "a", encoding="utf-8") as handle:
+            handle.write("".join(line.rstrip("\n") + "\n" for line in lines))
+        return len(lines)
 
     def reset(self) -> None:
         """Empty ``alerts.json``, the spool and the local sink, forget the other tool's output; keep the
@@ -271,6 +296,23 @@ def run_chain(manager: Manager, lines: Path, *, timeout: float = TIMEOUT) -> str
                 timeout=timeout + 60).stdout
 
 
+def wait_for(predicate, *, timeout: float = 60) -> bool:
+    """Poll ``predicate`` until true (True) or ``timeout`` seconds passed (False)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def stop(process: subprocess.Popen) -> int:
+    """SIGTERM, as systemd stops a service; the exit code."""
+    if process.poll() is None:
+        process.terminate()
+    return process.wait(timeout=60)
+
+
 def _children(pid: int) -> str:
     text = ""
     for task in Path(f"/proc/{pid}/task").glob("*"):
@@ -302,14 +344,14 @@ class Integratord:
         self.manager = manager
         self.debug = debug
         self.process: subprocess.Popen | None = None
+        self._log = None
 
     def start(self) -> Integratord:
         binary = self.manager.home / "bin" / "wazuh-integratord"
         # unshare execs sh, sh execs integratord: the Popen pid is integratord's, as root (it drops
         # to wazuh itself; started as wazuh, its write check on the script would refuse it).
         script = 'mount -t tmpfs -o mode=1777,size=64m tmpfs /tmp && exec "$0" -f ${1:+"$1"}'
-        log = open(self.manager.home / "logs" / "integratord.out", "ab")  # noqa: SIM115 (closed in stop)
-        self._log = log
+        self._log = log = open(self.manager.home / "logs" / "integratord.out", "ab")  # noqa: SIM115 (stop closes it)
         self.process = subprocess.Popen(
             ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(binary), "-d" if self.debug else ""],
             cwd=self.manager.home, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -324,11 +366,8 @@ class Integratord:
         return self
 
     def append(self, alerts: Iterable[dict | str]) -> int:
-        """Append alerts to alerts.json (JSON lines, as analysisd writes them); how many."""
-        lines = [a if isinstance(a, str) else json.dumps(a, separators=(",", ":")) for a in alerts]
-        with open(self.manager.alerts_json, "a", encoding="utf-8") as handle:
-            handle.write("".join(line.rstrip("\n") + "\n" for line in lines))
-        return len(lines)
+        """Append alerts to alerts.json for integratord to pick up (:meth:`Manager.write_alerts`)."""
+        return self.manager.write_alerts(alerts)
 
     def wait_idle(self, *, quiet: float = 1.5, timeout: float = 600) -> None:
         """Wait until integratord has read alerts.json to its end and runs no integration, for ``quiet`` s."""
@@ -365,7 +404,7 @@ class Integratord:
                 self.process.kill()
                 self.process.wait()
         self.process = None
-        if getattr(self, "_log", None):
+        if self._log is not None:
             self._log.close()
             self._log = None
 
@@ -376,14 +415,10 @@ class Integratord:
         self.stop()
 
 
-@contextmanager
-def integratord(manager: Manager, **kwargs) -> Iterator[Integratord]:
-    """``with integratord(manager) as daemon: daemon.append(alerts); daemon.wait_idle()``."""
-    daemon = Integratord(manager, **kwargs).start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
+def integratord(manager: Manager, **kwargs) -> Integratord:
+    """``with integratord(manager) as daemon: daemon.append(alerts); daemon.wait_idle()``: started on
+    entering the block, stopped on leaving it."""
+    return Integratord(manager, **kwargs)
 
 
 def feed(manager: Manager, alerts: Iterable[dict | str]) -> None:

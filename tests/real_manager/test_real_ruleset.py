@@ -59,6 +59,15 @@ def test_every_alert_reaches_the_hook_and_is_spooled_once(ruleset_run):
     assert Counter(alert_id(e) for e in ruleset_run.spooled) == Counter(a["id"] for a in ruleset_run.alerts)
 
 
+def test_follow_restarted_while_analysisd_writes_spools_every_alert_once(ruleset_run):
+    assert ruleset_run.follow_restarted_midway, "the chain ended before follow could be restarted"
+    followed = ruleset_run.followed
+    assert Counter(alert_id(e) for e in followed) == Counter(a["id"] for a in ruleset_run.alerts)
+    assert len({finding_uid(e) for e in followed}) == len(followed)
+    # the same events the hook made of the same alerts
+    assert sorted(followed, key=finding_uid) == sorted(ruleset_run.spooled, key=finding_uid)
+
+
 def test_the_other_tool_got_exactly_its_alerts(ruleset_run):
     """integratord ran both integrations: the other tool's filter is untouched by the install."""
     expected = sorted(a["id"] for a in ruleset_run.alerts if a["rule"]["id"] == "5718")

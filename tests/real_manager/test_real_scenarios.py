@@ -7,8 +7,6 @@ restarted. The alerts are the session's real ruleset alerts, replayed through th
 from __future__ import annotations
 
 import json
-import shutil
-import signal
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from . import manager_kit
-from .manager_kit import Manager, integratord
+from .manager_kit import integratord
 
 pytest.importorskip("pyarrow")
 
@@ -42,39 +40,6 @@ def spread(alerts: list, groups: int, size: int) -> list:
     return [picked[g::groups] for g in range(groups)]
 
 
-def wait_for(predicate, *, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-
-
-def follow_spool(manager: Manager) -> Path:
-    """A second spool for ``follow`` beside the hook's, owned by wazuh (the follower switches to its owner)."""
-    spool = manager.home.parent / "follow-spool"
-    shutil.rmtree(spool, ignore_errors=True)
-    spool.mkdir(mode=0o750)
-    shutil.chown(spool, "wazuh", "wazuh")
-    return spool
-
-
-def start_follow(manager: Manager, spool: Path, env: dict | None = None):
-    """``wazuh-ocsf follow`` into ``spool``; returns once it has ``alerts.json`` open."""
-    process = manager.start_cli("follow", "--poll", "0.2", env={"WAZUH_OCSF_SPOOL_DIR": str(spool), **(env or {})},
-                                log=manager.home.parent / "follow.log")
-    wait_for(lambda: manager_kit.alerts_fd(process.pid) is not None or process.poll() is not None,
-             what="follow to open alerts.json")
-    assert process.poll() is None, (manager.home.parent / "follow.log").read_text()
-    time.sleep(0.5)  # it positions itself at the end after opening
-    return process
-
-
-def stop(process) -> int:
-    process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=60)
-
-
 # -- filters: integratord's selection == follow's --------------------------------------------------
 
 FILTERS = [
@@ -92,16 +57,15 @@ FILTERS = [
 def test_follow_selects_exactly_what_integratord_selects(manager, ruleset_alerts, installer_args, follow_env,
                                                          expected):
     manager.install(*[part for pair in installer_args.items() for part in pair])
-    spool = follow_spool(manager)
+    spool = manager.make_spool("follow-spool")
     try:
-        follower = start_follow(manager, spool, follow_env)
+        follower = manager.start_follow(spool, follow_env)
         with integratord(manager) as daemon:
             daemon.append(ruleset_alerts)
             daemon.wait_idle()
         by_hook = alert_ids(manager.spooled_events())
-        wait_for(lambda: sum(alert_ids(manager.spooled_events(spool)).values()) >= sum(by_hook.values()),
-                 timeout=120, what="follow to catch up")
-        assert stop(follower) == 0
+        manager_kit.wait_for(lambda: len(manager.spooled_events(spool)) >= sum(by_hook.values()), timeout=120)
+        assert manager_kit.stop(follower) == 0
     finally:
         manager.restore()
     by_follow = alert_ids(manager.spooled_events(spool))
@@ -146,7 +110,7 @@ def test_backfill_fills_what_integratord_never_ran_the_hook_for(manager, ruleset
         daemon.append(first)
         daemon.wait_idle()
     # integratord is down (a restart, a crash): analysisd goes on writing alerts.json
-    manager_kit.Integratord(manager).append(missed)
+    manager.write_alerts(missed)
     with integratord(manager) as daemon:  # it starts at the END of alerts.json: `missed` never reaches the hook
         daemon.append(last)
         daemon.wait_idle()
@@ -169,21 +133,19 @@ def test_backfill_fills_what_integratord_never_ran_the_hook_for(manager, ruleset
 
 def test_follow_restarted_spools_every_alert_once(manager, ruleset_alerts):
     chunks = spread(ruleset_alerts, 4, 60)
-    spool = follow_spool(manager)
-    writer = manager_kit.Integratord(manager)  # only its append(): alerts.json written as analysisd does
-    follower = start_follow(manager, spool)
-    writer.append(chunks[0])
+    spool = manager.make_spool("follow-spool")
+    follower = manager.start_follow(spool)
+    manager.write_alerts(chunks[0])
     time.sleep(0.3)
-    writer.append(chunks[1])  # SIGTERM while it may be mid-batch
-    assert stop(follower) == 0
-    writer.append(chunks[2])  # written while follow is down
-    follower = start_follow(manager, spool)
-    writer.append(chunks[3])
+    manager.write_alerts(chunks[1])  # SIGTERM while it may be mid-batch
+    assert manager_kit.stop(follower) == 0
+    manager.write_alerts(chunks[2])  # written while follow is down
+    follower = manager.start_follow(spool)
+    manager.write_alerts(chunks[3])
     total = sum(len(c) for c in chunks)
-    wait_for(lambda: sum(alert_ids(manager.spooled_events(spool)).values()) >= total, timeout=120,
-             what="follow to spool every alert")
+    manager_kit.wait_for(lambda: len(manager.spooled_events(spool)) >= total, timeout=120)
     time.sleep(1)
-    assert stop(follower) == 0
+    assert manager_kit.stop(follower) == 0
     spooled = manager.spooled_events(spool)
     assert Counter(e["finding"]["uid"] for e in spooled).most_common(1)[0][1] == 1
     assert alert_ids(spooled) == Counter(a["id"] for c in chunks for a in c)

@@ -14,8 +14,6 @@ Stable API for test modules here (see ``manager_kit.py`` for the helpers they re
     SIGTERM and restarted while analysisd writes), then ``wazuh-ocsf flush`` to its local sink and
     to Security Lake's bucket on moto (``lake_delivery.deliver``): the alerts analysisd wrote, the
     events the hook and follow spooled, and what the flush delivered, captured once.
-``real_lake`` (session) → ``s3_server.LakeServer``
-    moto's S3/STS/IAM server for the session (``lake_delivery.deliver`` makes and removes the lake).
 ``ruleset_alerts`` (session) → ``list[dict]``
     The alerts of that run (to replay through :class:`manager_kit.Integratord`).
 ``manager`` (function) → ``Manager``
@@ -84,18 +82,7 @@ class RulesetRun:
 
 
 @pytest.fixture(scope="session")
-def real_lake():
-    from s3_server import LakeServer
-
-    server = LakeServer().start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture(scope="session")
-def ruleset_run(_shared_manager: Manager, ruleset_lines: Path, real_lake) -> RulesetRun:
+def ruleset_run(_shared_manager: Manager, ruleset_lines: Path) -> RulesetRun:
     from wazuh_ocsf.spool import count_lines
 
     manager = _shared_manager
@@ -117,7 +104,7 @@ def ruleset_run(_shared_manager: Manager, ruleset_lines: Path, real_lake) -> Rul
     followed = manager.spooled_events(follow_spool)
     echo_log = manager.home / "logs" / "custom-echo.log"
     echoed = echo_log.read_text().splitlines() if echo_log.exists() else []
-    delivered = deliver(manager, real_lake, ocsf_class="security_finding")
+    delivered = deliver(manager, ocsf_class="security_finding")
     return RulesetRun(alerts, spooled, output, delivered, echoed, followed, follow_restarted_midway)
 
 

@@ -9,7 +9,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from s3_server import ACCOUNT_ID, REGION
+from s3_server import ACCOUNT_ID, REGION, LakeServer
 
 BUCKET = "aws-security-data-lake-us-east-1-realmgr01"
 EXTERNAL_ID = "wazuh-ext-real-manager"
@@ -55,15 +55,19 @@ class Delivery:
         return events
 
 
-def deliver(manager, lake, *, ocsf_class: str) -> Delivery:
+def deliver(manager, *, ocsf_class: str) -> Delivery:
     """Point ``manager`` at a fresh lake with the installer (and ``--ocsf-class``), flush twice,
-    collect both sinks, then remove the lake and restore the manager's base installation."""
-    session, role_arn = lake.create_lake(BUCKET, prefixes=[f"ext/{s}/" for s in SOURCES.values()],
-                                         external_id=EXTERNAL_ID)
-    keys = session.get_credentials()
+    collect both sinks; then stop the server and restore the manager's base installation.
+
+    The server lives only for this call: ``LakeServer`` switches moto's authentication on through
+    the process environment, which every child process (other tests' included) would inherit."""
+    lake = LakeServer().start()
     secret = manager.home.parent / "external-id"
-    secret.write_text(EXTERNAL_ID + "\n")
     try:
+        session, role_arn = lake.create_lake(BUCKET, prefixes=[f"ext/{s}/" for s in SOURCES.values()],
+                                             external_id=EXTERNAL_ID)
+        keys = session.get_credentials()
+        secret.write_text(EXTERNAL_ID + "\n")
         manager.install(
             "--bucket", BUCKET, "--region", REGION, "--account-id", ACCOUNT_ID, "--source-name", SOURCES[2001],
             "--role-arn", role_arn, "--external-id-file", str(secret), "--ocsf-class", ocsf_class,
@@ -82,8 +86,7 @@ def deliver(manager, lake, *, ocsf_class: str) -> Delivery:
         local = {str(p.relative_to(manager.output_dir)): p.read_bytes()
                  for p in sorted(Path(manager.output_dir).rglob("*.parquet"))}
     finally:
-        lake.delete_bucket(BUCKET)
-        lake.delete_identities()
-        secret.unlink()
+        lake.close()
+        secret.unlink(missing_ok=True)
         manager.restore()
     return Delivery(done.stdout + again.stdout, local, bucket)

@@ -31,7 +31,7 @@ def validators():
 
 
 @pytest.fixture(scope="module")
-def detection_run(_shared_manager, ruleset_alerts, real_lake) -> tuple:
+def detection_run(_shared_manager, ruleset_alerts) -> tuple:
     """A spread sample of the alerts through the real integratord into the home set to Detection
     Finding, flushed: (alerts fed, events spooled, delivery)."""
     manager = _shared_manager
@@ -43,7 +43,7 @@ def detection_run(_shared_manager, ruleset_alerts, real_lake) -> tuple:
         spooled = manager.spooled_events()
     finally:
         manager.restore()
-    return alerts, spooled, deliver(manager, real_lake, ocsf_class="detection_finding")
+    return alerts, spooled, deliver(manager, ocsf_class="detection_finding")
 
 
 def test_the_ruleset_makes_enough_real_alerts(ruleset_run):

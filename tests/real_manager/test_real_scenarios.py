@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from . import manager_kit
+from .lake_delivery import alert_id
 from .manager_kit import integratord
 
 pytest.importorskip("pyarrow")
 
 
 def alert_ids(events: list) -> Counter:
-    return Counter(e["metadata"]["uid"] for e in events)
+    return Counter(map(alert_id, events))
 
 
 def delivered_ids(directory: Path) -> Counter:

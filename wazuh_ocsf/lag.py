@@ -257,8 +257,11 @@ def _lines_backwards(handle, end: int, budget: int):
         for line in parts:
             starts.append(offset)
             offset += len(line) + 1
-        yield from zip(reversed(parts), reversed(starts))
-    if position == 0 and carry:
+        for line, start in zip(reversed(parts), reversed(starts)):
+            if end - start > budget:
+                return
+            yield line, start
+    if position == 0 and carry is not None and end <= budget:
         yield carry, 0
 
 
@@ -385,3 +388,57 @@ def _follow_behind(settings: Settings, alerts_path: str, max_bytes: int) -> Behi
             behind.oldest_ms = moment if behind.oldest_ms is None else min(behind.oldest_ms, moment)
             behind.scanned_bytes = status.st_size - start
     return behind
+
+
+# -- the alert rate --------------------------------------------------------------------------------
+
+#: The rate is the manager's over this many seconds before now, read from alerts.json's tail.
+RATE_WINDOW = 3600
+#: Peak rates are per this many seconds: long enough that integratord cannot absorb it.
+RATE_BUCKET = 60
+RATE_SCAN_BYTES = 64 * 1024 * 1024
+
+
+def alert_rate(path: str, *, now: float, alert_filter: AlertFilter | None = None, window: int = RATE_WINDOW,
+               bucket: int = RATE_BUCKET, max_bytes: int = RATE_SCAN_BYTES) -> dict:
+    """Alerts per second in ``path`` over the last ``window`` seconds that pass ``alert_filter``.
+
+    ``{"alerts", "seconds", "mean_rate", "peak_rate" (the busiest bucket), "sample" (the newest
+    passing line, or None)}``; ``seconds``, the span covered, is shorter than ``window`` when the
+    file (rotated since) or the scan (``max_bytes``) begins inside it.
+    Raises OSError if the file cannot be read.
+    """
+    start_ms = int((now - window) * 1000)
+    counts: dict = {}
+    total = 0
+    oldest_ms = None
+    sample = None
+    reached_start = False
+    with open(path, "rb") as handle:
+        end = handle.seek(0, os.SEEK_END)
+        for raw, _start in _lines_backwards(handle, end, max_bytes):
+            try:
+                moment = alert_time_ms(raw)
+            except ValueError:
+                continue
+            if moment < start_ms:
+                if moment < start_ms - REORDER_MS:
+                    reached_start = True
+                    break
+                continue
+            if not _passes(alert_filter, raw):
+                continue
+            if sample is None:
+                sample = raw
+            total += 1
+            oldest_ms = moment if oldest_ms is None else min(oldest_ms, moment)
+            counts[moment // (bucket * 1000)] = counts.get(moment // (bucket * 1000), 0) + 1
+    # A file (or scan) that begins inside the window covers only the span since its oldest alert.
+    covered = window if reached_start or oldest_ms is None else max(1.0, now - oldest_ms / 1000)
+    return {
+        "alerts": total,
+        "seconds": covered,
+        "mean_rate": total / covered if covered else 0.0,
+        "peak_rate": max(counts.values()) / bucket if counts else 0.0,
+        "sample": sample,
+    }

@@ -144,7 +144,7 @@ def test_position_comes_from_the_spool_then_from_the_delivered_index(tmp_path):
 
 
 def test_status_reports_the_lag_and_turns_unhealthy_past_the_threshold(tmp_path):
-    settings, env = home(tmp_path, lag_max_age="60")
+    settings, _env = home(tmp_path, lag_max_age="60")
     alerts = recent_alerts(100, step=timedelta(seconds=3))  # the last 5 minutes
     write_alerts(settings, alerts)
     hook(settings, alerts[:70])
@@ -191,7 +191,7 @@ def restart_gap(tmp_path, **settings_values):
 
 
 def test_gap_fill_spools_exactly_what_integratord_skipped_once(tmp_path):
-    settings, env, alerts, passed = restart_gap(tmp_path)
+    settings, _env, _alerts, passed = restart_gap(tmp_path)
     result = gap_fill.gap_fill(settings)
     lost = [a for a in passed if 30 < a["rule"]["firedtimes"] <= 70]
     assert result.skipped is None and result.filled == len(lost) == 30
@@ -213,7 +213,7 @@ def test_gap_fill_spools_exactly_what_integratord_skipped_once(tmp_path):
 
 
 def test_gap_fill_after_a_flush_uses_the_delivered_index_and_never_resends(tmp_path):
-    settings, env, alerts, passed = restart_gap(tmp_path)
+    settings, env, _alerts, passed = restart_gap(tmp_path)
     assert cli("flush", env=clean_env(**env)).returncode == 0
     assert Spool(settings).stats()["events"] == 0
     assert lag.hook_position(settings)[1] == "delivered"
@@ -239,7 +239,7 @@ def test_gap_fill_does_nothing_outside_hook_mode_or_with_event_location(tmp_path
 
 
 def test_gap_fill_looks_back_only_as_far_as_its_window(tmp_path):
-    settings, env, alerts, passed = restart_gap(tmp_path, gap_fill_window="250s")
+    settings, _env, _alerts, passed = restart_gap(tmp_path, gap_fill_window="250s")
     started = time.time()
     result = gap_fill.gap_fill(settings)
     lost = [a for a in passed if 30 < a["rule"]["firedtimes"] <= 70]
@@ -249,7 +249,7 @@ def test_gap_fill_looks_back_only_as_far_as_its_window(tmp_path):
 
 
 def test_backfill_needs_since_or_recent(tmp_path):
-    settings, env = home(tmp_path)
+    _settings, env = home(tmp_path)
     done = cli("backfill", env=clean_env(**env))
     assert done.returncode != 0 and "--since" in done.stderr and "Traceback" not in done.stderr
     done = cli("backfill", "--recent", "--since", "2024-01-01", env=clean_env(**env))
@@ -262,3 +262,67 @@ def test_hook_safe_fraction_is_validated(tmp_path, value):
 
     with pytest.raises(ConfigError, match="WAZUH_OCSF_HOOK_SAFE_FRACTION"):
         load_settings(environ={**settings_env(tmp_path), "WAZUH_OCSF_HOOK_SAFE_FRACTION": value})
+
+
+# -- doctor: hook or follow ----------------------------------------------------------------------
+
+
+def doctor_home(tmp_path: Path):
+    """A manager tree as the installer leaves it (the real integration), local output only."""
+    from ops_support import manager_tree
+
+    config = {
+        "WAZUH_OCSF_SPOOL_DIR": str(tmp_path / "ossec" / "wazuh-ocsf" / "spool"),
+        "WAZUH_OCSF_NODE_NAME": "manager-1",
+        "SOURCE_LOCATION": "wazuh",
+        "REGION": "eu-west-1",
+        "ACCOUNT_ID": "123456789012",
+        "WAZUH_OCSF_OUTPUT_DIR": str(tmp_path / "lake"),
+    }
+    root = manager_tree(tmp_path, config=config)
+    (root / "logs" / "alerts").mkdir()
+    return root
+
+
+def hook_or_follow(home_dir: Path):
+    from ops_support import me
+
+    from wazuh_ocsf.doctor import Context, Layout, check_config, check_hook_capacity, run_checks
+
+    user, group = me()
+    layout = Layout(str(home_dir), user=user, group=group)
+    ctx = Context(layout, config_path=str(home_dir / "etc" / "wazuh-ocsf.conf"), environ={})
+    config, check = run_checks(ctx, checks=(check_config, check_hook_capacity))
+    assert config.status == "ok", config
+    return check, ctx.settings
+
+
+needs_root = pytest.mark.skipif(__import__("os").geteuid() != 0, reason="root-owned integration files")
+
+
+@needs_root
+def test_doctor_advises_follow_for_a_burst_past_the_timed_hook(tmp_path):
+    root = doctor_home(tmp_path)
+    burst = recent_alerts(6000, step=timedelta(milliseconds=9))  # 111 alerts/s for 54 s
+    (root / "logs" / "alerts" / "alerts.json").write_bytes(b"".join(map(line, burst)))
+    check, settings = hook_or_follow(root)
+    assert check.status == "warn", check
+    assert check.detail.startswith("hook mode; busiest minute ")
+    assert "the hook takes " in check.detail and "exceeds" in check.detail
+    assert "--mode follow" in check.fix
+    assert Spool(settings).stats()["events"] == 0  # the timed runs used a throw-away spool
+
+
+@needs_root
+def test_doctor_keeps_the_hook_for_a_quiet_manager_unless_integratord_missed_alerts(tmp_path):
+    root = doctor_home(tmp_path)
+    quiet = recent_alerts(30, step=timedelta(seconds=100))
+    (root / "logs" / "alerts" / "alerts.json").write_bytes(b"".join(map(line, quiet)))
+    check, settings = hook_or_follow(root)
+    assert check.status == "ok", check
+    assert check.detail.startswith("hook mode is enough: busiest minute 0.0 alerts/s, mean 0.01/s"), check
+    state = Path(gap_fill.path_of(settings.spool_dir))
+    state.parent.mkdir(exist_ok=True)
+    state.write_text(json.dumps({"fills": [[time.time() - 600, 41]]}))
+    check, _ = hook_or_follow(root)
+    assert check.status == "warn" and "the gap fill found 41 alerts integratord missed in the last day" in check.detail

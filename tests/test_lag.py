@@ -326,3 +326,23 @@ def test_doctor_keeps_the_hook_for_a_quiet_manager_unless_integratord_missed_ale
     state.write_text(json.dumps({"fills": [[time.time() - 600, 41]]}))
     check, _ = hook_or_follow(root)
     assert check.status == "warn" and "the gap fill found 41 alerts integratord missed in the last day" in check.detail
+
+
+def test_the_flush_schedule_runs_the_gap_fill(repo_root):
+    import shlex
+    import sys
+
+    sys.path.insert(0, str(repo_root / "installer"))
+    from wazuh_ocsf_installer import schedule
+
+    from wazuh_ocsf.cli import build_parser
+
+    service = schedule.render_service(home="/var/ossec", venv="/v", config="/c", user="wazuh", group="wazuh")
+    lines = service.splitlines()
+    # "-": a failed gap fill never stops the flush
+    pre = lines.index("ExecStartPre=-/v/bin/wazuh-ocsf backfill --recent")
+    assert pre < lines.index("ExecStart=/v/bin/wazuh-ocsf flush")
+    cron = schedule.render_cron(interval=300, venv="/v", config="/c", user="wazuh").splitlines()
+    assert "*/5 * * * * wazuh /v/bin/wazuh-ocsf backfill --recent 2>&1 | logger -t wazuh-ocsf-gap-fill" in cron
+    args = build_parser().parse_args(shlex.split(lines[pre].split("wazuh-ocsf ", 1)[1]))
+    assert args.recent and args.since is None

@@ -18,9 +18,10 @@ delivered index is sent again) bounded on both sides:
   spools what integratord would have handed over and nothing else. A block with
   ``<event_location>`` (Wazuh's OSMatch, not emulated) is not filled: the run says so.
 
-The outcome is kept in ``<spool>/state/gap_fill.json`` (the resume point, the last run, and
-the fills of the last day) for ``status`` ("integratord missed N alerts in the last day")
-and ``doctor``. Not in hook mode (no block in ossec.conf) it does nothing.
+The outcome is kept in ``<spool>/state/gap_fill.json`` (the resume point, the hook path's
+position it filled up to, the last run, and the fills of the last day) for ``status``
+("integratord missed N alerts in the last day") and ``doctor``. Not in hook mode (no block in
+ossec.conf) it does nothing.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def gap_fill(
     try:
         with _lock(spool) as lock:
             position_ms, _source = lag.hook_position(settings)
+            state["position_ms"] = position_ms
             until_ms = position_ms - lag.REORDER_MS
             since_ms = int((now - settings.gap_fill_window) * 1000)
             start = None

@@ -8,7 +8,8 @@ at its end, and several rotations while it still reads an old file skip the file
 The **position** of the hook path is the newest alert it has handed over: the newest event
 time among the last lines of the newest spool segments, or, when the flusher has emptied
 the spool since, among the newest files of the delivered index (a finding uid ends in the
-event's epoch milliseconds). For ``follow`` it is the offset in its state file.
+event's epoch milliseconds), or the position the last gap fill started from (its older
+alerts may fill a segment's tail). For ``follow`` it is the offset in its state file.
 
 What is **behind** is every alert of ``alerts.json`` after that position that the
 ``<integration>`` block's filters pass (``<level>``, ``<group>``, ``<rule_id>``, with
@@ -187,14 +188,20 @@ def _uid_times(path: str) -> list:
 
 
 def hook_position(settings: Settings) -> tuple:
-    """``(epoch ms, "spool" | "delivered")`` of the newest alert the hook path has, or ``(None, None)``."""
-    spool_ms = spool_position(Spool(settings))
-    delivered_ms = delivered_position(settings.spool_dir)
-    if spool_ms is None and delivered_ms is None:
-        return None, None
-    if delivered_ms is None or (spool_ms is not None and spool_ms >= delivered_ms):
-        return spool_ms, "spool"
-    return delivered_ms, "delivered"
+    """``(epoch ms, "spool" | "delivered" | "gap fill")`` of the newest alert the hook path has, or ``(None, None)``.
+
+    A gap fill appends older alerts after the hook's lines, possibly more than a segment's
+    tail holds: the position it started from (recorded in its state) counts too.
+    """
+    from wazuh_ocsf import gap_fill
+
+    candidates = [
+        (spool_position(Spool(settings)), "spool"),
+        (delivered_position(settings.spool_dir), "delivered"),
+        (gap_fill.load(settings.spool_dir).get("position_ms"), "gap fill"),
+    ]
+    known = [(moment, source) for moment, source in candidates if type(moment) is int]
+    return max(known, key=lambda item: item[0]) if known else (None, None)
 
 
 # -- what is behind --------------------------------------------------------------------------------
@@ -270,14 +277,15 @@ def alerts_after(path: str, after_ms: int | None, *, alert_filter: AlertFilter |
     """Count the alerts of ``path`` newer than ``after_ms`` that pass ``alert_filter``.
 
     Reads backwards from the end; stops at lines older than ``after_ms - REORDER_MS``, or
-    after ``max_bytes`` (then, or at the file's start, ``exact`` is False). ``after_ms``
+    after ``max_bytes`` (then ``exact`` is False, and also when the file's start came before any
+    line as old as ``after_ms``: the rest is in a file rotated since). ``after_ms``
     None counts nothing and only finds the newest alert. Raises OSError if unreadable.
     """
     behind = Behind()
     with open(path, "rb") as handle:
         end = handle.seek(0, os.SEEK_END)
         stop_ms = None if after_ms is None else after_ms - REORDER_MS
-        reached_stop = False
+        reached_stop = seen_position = False
         for raw, start in _lines_backwards(handle, end, max_bytes):
             behind.scanned_bytes = end - start
             try:
@@ -293,11 +301,15 @@ def alerts_after(path: str, after_ms: int | None, *, alert_filter: AlertFilter |
             if moment < stop_ms:
                 reached_stop = True
                 break
-            if moment > after_ms and _passes(alert_filter, raw):
+            if moment <= after_ms:
+                seen_position = True
+            elif _passes(alert_filter, raw):
                 behind.alerts += 1
                 if behind.oldest_ms is None or moment < behind.oldest_ms:
                     behind.oldest_ms = moment
-        behind.exact = reached_stop or after_ms is None
+        # Read to the file's start, past the position: nothing newer is in an older file.
+        whole_file = end <= max_bytes
+        behind.exact = reached_stop or after_ms is None or (whole_file and seen_position)
     return behind
 
 

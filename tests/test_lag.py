@@ -18,13 +18,14 @@ import pytest
 from alert_tree import alert, line, uid
 from flush_support import settings_env
 from ops_support import clean_env, cli
+from test_backfill import spooled as spooled_uids
 
 from wazuh_ocsf import gap_fill, lag
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.delivered_index import DeliveredIndex
 from wazuh_ocsf.mapping import map_alert
 from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import decode_line, encode_event
+from wazuh_ocsf.spool_line import encode_event
 from wazuh_ocsf.status import collect, render
 
 BLOCK = """<ossec_config>
@@ -70,16 +71,6 @@ def hook(settings, alerts: list) -> None:
     spool = Spool(settings)
     for item in alerts:
         spool.append(encode_event(map_alert(item, class_uid=settings.ocsf_class)))
-
-
-def spooled_uids(settings) -> list:
-    spool = Spool(settings)
-    segments = spool.sealed_segments() + ([spool.active_segment()] if spool.active_segment() else [])
-    out = []
-    for segment in segments:
-        with open(segment.path, "rb") as handle:
-            out += [decode_line(raw)["finding"]["uid"] for raw in handle]
-    return out
 
 
 def ms(item: dict) -> int:
@@ -271,17 +262,9 @@ def test_hook_safe_fraction_is_validated(tmp_path, value):
 
 def doctor_home(tmp_path: Path):
     """A manager tree as the installer leaves it (the real integration), local output only."""
-    from ops_support import manager_tree
+    from test_doctor import local_home
 
-    config = {
-        "WAZUH_OCSF_SPOOL_DIR": str(tmp_path / "ossec" / "wazuh-ocsf" / "spool"),
-        "WAZUH_OCSF_NODE_NAME": "manager-1",
-        "SOURCE_LOCATION": "wazuh",
-        "REGION": "eu-west-1",
-        "ACCOUNT_ID": "123456789012",
-        "WAZUH_OCSF_OUTPUT_DIR": str(tmp_path / "lake"),
-    }
-    root = manager_tree(tmp_path, config=config)
+    root = local_home(tmp_path)
     (root / "logs" / "alerts").mkdir()
     return root
 

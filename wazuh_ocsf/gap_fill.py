@@ -26,7 +26,6 @@ ossec.conf) it does nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -36,7 +35,7 @@ from wazuh_ocsf import lag
 from wazuh_ocsf.alert_pipeline import MapOptions
 from wazuh_ocsf.alerts_reader import alerts_dir_of
 from wazuh_ocsf.config import Settings
-from wazuh_ocsf.durable import write_json_atomic
+from wazuh_ocsf.durable import read_json_state, write_json_atomic
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError
 from wazuh_ocsf.spool import STATE, Spool
 
@@ -54,15 +53,7 @@ def path_of(spool_dir: str) -> str:
 
 def load(spool_dir: str) -> dict:
     """The recorded state (``{}`` when no gap fill ran or the file is unreadable)."""
-    try:
-        with open(path_of(spool_dir), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("cannot read %s: %s", path_of(spool_dir), exc)
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_state(path_of(spool_dir))
 
 
 def missed_since(state: dict, since: float) -> int:

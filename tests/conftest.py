@@ -1,13 +1,41 @@
-"""Fixtures shared by every test module."""
+"""Fixtures shared by every test module, and the rule that no test skips silently in CI.
+
+Some tests need parts a plain clone may lack: the reference data in ``../shared`` beside the
+checkout, or the real Wazuh manager (``tests/real_manager``: root and the wazuh-daemons kit).
+They skip with a reason naming the missing part. With ``WAZUH_OCSF_REQUIRE_ALL=1`` (set by
+``.ci/run``) every such skip is reported as a failure instead, so CI cannot pass without them.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"
+REQUIRE_ENV = "WAZUH_OCSF_REQUIRE_ALL"
+#: Text that skip reasons for a missing part contain (the ../shared path, the real manager's fixture).
+MISSING_PART_REASONS = (str(SHARED_DIR), "beside the checkout", "real Wazuh manager unavailable")
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Under ``WAZUH_OCSF_REQUIRE_ALL=1``, a skip for a missing part is a failure naming it."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get(REQUIRE_ENV) == "1" and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        if any(marker in reason for marker in MISSING_PART_REASONS):
+            report.outcome = "failed"
+            report.longrepr = f"{REQUIRE_ENV}=1: this test must run here, but it skipped: {reason}"
 
 
 @pytest.fixture(scope="session")

@@ -62,3 +62,24 @@ def scalars(value: object, path: str = "") -> list:
     if isinstance(value, list):
         return [leaf for index, item in enumerate(value) for leaf in scalars(item, f"{path}[{index}]")]
     return [(path, value)]
+
+
+def ocsf_validators():
+    """``get(class_uid, profiles)`` → a Draft 2020-12 validator of that OCSF 1.1.0 class and profiles,
+    generated with the PyPI package ``ocsf-json-schema`` and cached."""
+    import jsonschema
+    import ocsf_json_schema
+
+    embedded = ocsf_json_schema.OcsfJsonSchemaEmbedded(ocsf_json_schema.get_ocsf_schema(version="1.1.0"))
+    cache: dict = {}
+
+    def get(class_uid: int, profiles: tuple):
+        if (class_uid, profiles) not in cache:
+            schema = embedded.get_class_schema(CLASS_NAMES[class_uid], profiles=list(profiles))
+            jsonschema.Draft202012Validator.check_schema(schema)
+            cache[class_uid, profiles] = jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.FormatChecker()
+            )
+        return cache[class_uid, profiles]
+
+    return get

@@ -331,3 +331,13 @@ def test_the_flush_schedule_runs_the_gap_fill(repo_root):
     assert "*/5 * * * * wazuh /v/bin/wazuh-ocsf backfill --recent 2>&1 | logger -t wazuh-ocsf-gap-fill" in cron
     args = build_parser().parse_args(shlex.split(lines[pre].split("wazuh-ocsf ", 1)[1]))
     assert args.recent and args.since is None
+
+
+def test_gap_fill_waits_for_a_running_backfill(tmp_path):
+    from wazuh_ocsf.backfill import _lock
+
+    settings, _env, _alerts, _passed = restart_gap(tmp_path)
+    with _lock(Spool(settings)):
+        result = gap_fill.gap_fill(settings)
+    assert result.skipped.startswith("a backfill holds the spool") and result.filled == 0
+    assert gap_fill.gap_fill(settings).filled == 30  # the next scheduled run does it

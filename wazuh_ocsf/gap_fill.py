@@ -114,66 +114,70 @@ def gap_fill(
     """Spool what integratord skipped since the last run (see the module docstring); record it.
 
     Raises SpoolError when the spool cannot be used, SpoolFullError when it is full (the
-    resume point stays where it was, so the next run tries again).
+    resume point keeps what was done, so the next run goes on from there).
     """
-    from wazuh_ocsf.backfill import BATCH_LINES, BackfillResult, _Job, _lock, iso
+    from wazuh_ocsf.backfill import _lock
 
     now = time.time() if now is None else now
     spool = Spool(settings)
     if not os.path.isdir(spool.directory):
         raise SpoolError(f"spool directory {spool.directory} does not exist: run the installer")
     state = load(spool.directory)
-    result = _plan(settings, state)
-    if result is not None:
-        _record(spool.directory, state, result, now)
-        return result
-    block = lag.integration_block(settings.wazuh_home)
-    started = time.monotonic()
-    try:
-        with _lock(spool) as lock:
-            position_ms, _source = lag.hook_position(settings)
-            state["position_ms"] = position_ms
-            until_ms = position_ms - lag.REORDER_MS
-            since_ms = int((now - settings.gap_fill_window) * 1000)
-            start = None
-            resume = state.get("resume")
-            if resume and resume.get("until_ms", 0) >= since_ms:
-                start = (resume["file"], int(resume["offset"]))
-            if until_ms <= since_ms:
-                result = GapFillResult("the hook path's position is older than the window: nothing to fill yet")
-                _record(spool.directory, state, result, now)
-                return result
-            since = datetime.fromtimestamp(since_ms / 1000, timezone.utc)
-            until = datetime.fromtimestamp(until_ms / 1000, timezone.utc)
-            counts = BackfillResult(since=iso(since), until=iso(until))
-            options = MapOptions(
-                class_uid=settings.ocsf_class,
-                product_version=settings.product_version,
-                attack_version=settings.attack_version,
-                alert_filter=lag.block_filter(block),
-            )
-            job = _Job(
-                settings, spool, alerts_dir or alerts_dir_of(settings.wazuh_home), since, until, start, counts,
-                None, BATCH_LINES, options=options, checkpoint=False,
-            )
+    result = _plan(settings)
+    if result is None:
+        lock = _lock(spool)
+        try:
+            lock.__enter__()
+        except SpoolBusyError as exc:
+            result = GapFillResult(f"a backfill holds the spool ({exc}); the next run covers this one")
+        else:
             try:
-                job.run(workers or 1, close_fds=(lock.fileno(),))
+                result = _fill(settings, spool, state, lock, now, alerts_dir, workers or 1)
             finally:
-                if job.position is not None:  # what was committed counts even if a later batch failed
-                    state["resume"] = {"file": job.position[0], "offset": job.position[1], "until_ms": until_ms}
-                    _save(spool.directory, state)
-    except SpoolBusyError as exc:
-        result = GapFillResult(f"a backfill holds the spool ({exc}); the next run covers this one")
-        _record(spool.directory, state, result, now)
-        return result
-    counts.seconds = time.monotonic() - started
-    result = GapFillResult(backfill=counts)
+                lock.__exit__(None, None, None)
     _record(spool.directory, state, result, now)
-    log.info("%s", result.summary())
+    if result.skipped is None:
+        log.info("%s", result.summary())
     return result
 
 
-def _plan(settings: Settings, state: dict) -> GapFillResult | None:
+def _fill(settings: Settings, spool: Spool, state: dict, lock, now: float, alerts_dir, workers: int) -> GapFillResult:
+    """The bounded backfill itself, under the backfill lock; moves ``state``'s resume point."""
+    from wazuh_ocsf.backfill import BATCH_LINES, BackfillResult, _Job, iso
+
+    started = time.monotonic()
+    position_ms, _source = lag.hook_position(settings)
+    state["position_ms"] = position_ms
+    until_ms = position_ms - lag.REORDER_MS
+    since_ms = int((now - settings.gap_fill_window) * 1000)
+    resume = state.get("resume")
+    start = (resume["file"], int(resume["offset"])) if resume and resume.get("until_ms", 0) >= since_ms else None
+    if until_ms <= since_ms:
+        return GapFillResult("the hook path's position is older than the window: nothing to fill yet")
+    since = datetime.fromtimestamp(since_ms / 1000, timezone.utc)
+    until = datetime.fromtimestamp(until_ms / 1000, timezone.utc)
+    counts = BackfillResult(since=iso(since), until=iso(until))
+    options = MapOptions(
+        class_uid=settings.ocsf_class,
+        product_version=settings.product_version,
+        attack_version=settings.attack_version,
+        alert_filter=lag.block_filter(lag.integration_block(settings.wazuh_home)),
+    )
+    job = _Job(
+        settings, spool, alerts_dir or alerts_dir_of(settings.wazuh_home), since, until, start, counts, None,
+        BATCH_LINES, options=options, checkpoint=False,
+    )
+    try:
+        job.run(workers, close_fds=(lock.fileno(),))
+    finally:
+        if job.position is not None:  # what was committed counts even if a later batch failed
+            state["resume"] = {"file": job.position[0], "offset": job.position[1], "until_ms": until_ms}
+            _save(spool.directory, state)
+    counts.seconds = time.monotonic() - started
+    return GapFillResult(backfill=counts)
+
+
+def _plan(settings: Settings) -> GapFillResult | None:
     """A skipped result when there is nothing this run can do, else None."""
     block = lag.integration_block(settings.wazuh_home)
     if block is None:

@@ -348,8 +348,14 @@ def _dead_letter_keys(spool_dir: str) -> set:
 class _Job:
     """The state of one backfill run."""
 
-    def __init__(self, settings, spool, alerts_dir, since, until, start, result, progress, batch_lines) -> None:
+    def __init__(
+        self, settings, spool, alerts_dir, since, until, start, result, progress, batch_lines, *, options=None,
+        checkpoint=True,
+    ) -> None:
         self.settings = settings
+        self.options = options  # MapOptions; default: the hook's, without filters
+        self.checkpoint = checkpoint  # False: only ``position`` records progress (the gap fill keeps its own)
+        self.position = None  # (file label, offset) after the last committed batch
         self.spool = spool
         self.result = result
         self.progress = progress
@@ -379,7 +385,7 @@ class _Job:
         self.known = spooled_uids(self.spool, since_ms=since_ms, until_ms=until_ms)
         log.info("%d uids of the range are in the spool already", len(self.known))
         total = self.reader.total_bytes()
-        options = MapOptions.from_settings(self.settings)
+        options = self.options or MapOptions.from_settings(self.settings)
         with MappingPool(options, workers, close_fds=close_fds) as pool:
             lines, offsets, size = [], [], 0
             last = None
@@ -428,15 +434,17 @@ class _Job:
         if fresh:
             self.spool.append_many([block.lines[i] for i in fresh])
             self.result.spooled += len(fresh)
-        write_checkpoint(
-            self.spool,
-            {
-                "since": self.result.since,
-                "until": self.result.until,
-                "file": item.label,
-                "offset": end,
-                "updated": iso(datetime.now(timezone.utc)),
-            },
-        )
+        self.position = (item.label, end)
+        if self.checkpoint:
+            write_checkpoint(
+                self.spool,
+                {
+                    "since": self.result.since,
+                    "until": self.result.until,
+                    "file": item.label,
+                    "offset": end,
+                    "updated": iso(datetime.now(timezone.utc)),
+                },
+            )
         if self.progress is not None:
             self.progress(self.reader.stats.bytes_done, total)

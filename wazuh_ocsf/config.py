@@ -217,6 +217,16 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _fraction(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ValueError("expected a fraction, e.g. 0.5") from None
+    if not 0 < number <= 1:
+        raise ValueError("expected a fraction greater than 0 and at most 1")
+    return number
+
+
 def _account_id(value: str) -> str:
     text = value.strip()
     if text == "external" or text.startswith("external_") or (len(text) == 12 and text.isdigit()):
@@ -320,6 +330,14 @@ SETTINGS = (
     Setting("follow_group", None, _groups, "follow: only alerts in one of these comma-separated groups (as <group>)"),
     Setting("follow_rule_id", None, _rule_ids, "follow: only these comma-separated rule ids (as <rule_id>)"),
     Setting("follow_workers", "auto", _workers, "follow and backfill: mapping processes (auto: CPUs, at most 4)"),
+    Setting("lag_max_age", "10m", _positive_seconds, "status: unhealthy when an alert waits this long to be spooled"),
+    Setting("gap_fill_window", "2h", _positive_seconds, "gap fill: how far back each scheduled run looks at first"),
+    Setting(
+        "hook_safe_fraction",
+        "0.5",
+        _fraction,
+        "doctor: advise follow when the alert rate passes this share of the measured hook rate",
+    ),
     Setting("http_url", None, _text, "HTTP sink: collector URL that receives gzipped OCSF NDJSON"),
     Setting(
         "http_auth_header",

@@ -663,6 +663,120 @@ def check_schedule(ctx: Context) -> Check:
     )
 
 
+# -- hook or follow -------------------------------------------------------------------------------
+
+HOOK_PROBE_RUNS = 7
+_PROBE_ALERT = (
+    b'{"timestamp":"2024-04-22T14:20:46.976+0000","rule":{"level":5,"description":"sshd: authentication '
+    b'failed.","id":"5716","firedtimes":1,"mail":false,"groups":["syslog","sshd","authentication_failed"]},'
+    b'"agent":{"id":"000","name":"wazuh-server"},"manager":{"name":"wazuh-server"},"id":"1713795646.0",'
+    b'"full_log":"Apr 22 14:20:46 wazuh-server sshd[1234]: Failed password for root from 203.0.113.7 port '
+    b'40000 ssh2","decoder":{"parent":"sshd","name":"sshd"},"data":{"srcip":"203.0.113.7"},'
+    b'"location":"/var/log/auth.log"}'
+)
+
+
+def time_hook(layout: Layout, identity: _Identity | None, alert: bytes, runs: int = HOOK_PROBE_RUNS) -> float:
+    """Median seconds of one hook run as integratord makes it, on a throw-away spool.
+
+    The installed wrapper with integratord's argv, as the manager's user, cwd the home, stdin
+    ``/dev/null``; ``WAZUH_OCSF_SPOOL_DIR`` points at a temporary spool, so nothing reaches
+    the real one. Raises OSError or RuntimeError (with the hook's last words) if a run fails.
+    """
+    import statistics
+    import tempfile
+
+    extra = _demote(identity)
+    with tempfile.TemporaryDirectory(prefix="wazuh-ocsf-doctor-") as temp:
+        spool = os.path.join(temp, "spool")
+        os.mkdir(spool, 0o750)
+        alert_file = os.path.join(temp, "probe.alert")
+        with open(alert_file, "wb") as handle:
+            handle.write(alert + b"\n")
+        if extra:
+            for path in (temp, spool, alert_file):
+                os.chown(path, identity.uid, identity.group_gid)
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "WAZUH_OCSF_SPOOL_DIR": spool}
+        argv = [layout.wrapper, alert_file, "", "", "", "", "10", "3", "> /dev/null 2>&1"]
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            done = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=layout.wazuh_home, env=env,
+                timeout=SUBPROCESS_TIMEOUT, check=False, **extra,
+            )
+            times.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise RuntimeError(f"the hook exited {done.returncode}: {_last_line(done.stderr or done.stdout)}")
+    return statistics.median(times)
+
+
+def check_hook_capacity(ctx: Context) -> Check:
+    """Hook or follow: the manager's recent alert rate against what the hook path takes here.
+
+    integratord runs one hook at a time, so the hook's run time on this machine is the
+    ceiling. The rate is the busiest minute of the last hour in ``alerts.json`` (alerts the
+    ``<integration>`` block passes); past ``WAZUH_OCSF_HOOK_SAFE_FRACTION`` of the ceiling,
+    or when the gap fill found alerts integratord missed, or while integratord is behind,
+    follow mode is advised with the numbers.
+    """
+    from wazuh_ocsf import gap_fill, lag
+    from wazuh_ocsf.alerts_reader import LIVE_NAME, alerts_dir_of
+
+    name = "hook or follow"
+    if ctx.settings is None:
+        return Check(name, SKIP, "configuration invalid")
+    settings = ctx.settings
+    block = lag.integration_block(ctx.layout.wazuh_home)
+    mode = lag.pipeline_mode(settings, block)
+    if mode == lag.FOLLOW:
+        return Check(name, OK, "follow mode: alerts.json is read directly, with no per-alert ceiling")
+    if mode is None:
+        return Check(name, SKIP, "no custom-wazuh-ocsf block in ossec.conf and no follow state")
+    path = os.path.join(alerts_dir_of(ctx.layout.wazuh_home), LIVE_NAME)
+    now = time.time()
+    try:
+        rate = lag.alert_rate(path, now=now, alert_filter=lag.block_filter(block))
+    except OSError as exc:
+        return Check(name, SKIP, f"cannot read {path}: {exc.strerror or exc}")
+    missed = gap_fill.missed_since(gap_fill.load(settings.spool_dir), now - gap_fill.HISTORY_SECONDS)
+    behind = lag.measure(settings, now=now)
+    reasons = []
+    if missed:
+        reasons.append(f"the gap fill found {missed} alerts integratord missed in the last day")
+    if behind["behind_alerts"] and behind["behind_seconds"] > settings.lag_max_age:
+        reasons.append(
+            f"integratord is {behind['behind_alerts']} alerts ({behind['behind_seconds']:.0f} s) behind alerts.json"
+        )
+    peak = f"busiest minute {rate['peak_rate']:.1f} alerts/s"
+    minutes = f"{rate['seconds'] / 60:.0f} min"
+    seen = f"{peak}, mean {rate['mean_rate']:.2f}/s over the last {minutes} ({rate['alerts']} alerts for the hook)"
+    if rate["alerts"] == 0 and not reasons:
+        return Check(name, OK, f"hook mode; no alert for the hook in the last {minutes}")
+    try:
+        seconds = time_hook(ctx.layout, _identity(ctx.layout), rate["sample"] or _PROBE_ALERT)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        return Check(name, WARN, f"hook mode; {seen}; cannot time the hook: {exc}", "see the `integration file` check")
+    ceiling = 1 / seconds if seconds > 0 else float("inf")
+    safe = settings.hook_safe_fraction * ceiling
+    measured = (
+        f"the hook takes {seconds * 1000:.0f} ms per alert here (median of {HOOK_PROBE_RUNS} runs): at most "
+        f"{ceiling:.0f} alerts/s through integratord, {safe:.0f}/s with WAZUH_OCSF_HOOK_SAFE_FRACTION="
+        f"{settings.hook_safe_fraction:g}"
+    )
+    if rate["peak_rate"] > safe:
+        reasons.insert(0, f"the {peak} exceeds {safe:.0f}/s")
+    if reasons:
+        return Check(
+            name,
+            WARN,
+            f"hook mode; {seen}; {measured}; so: " + "; ".join(reasons),
+            "switch to follow mode, which reads alerts.json itself with no per-alert process: "
+            "installer/install.sh --mode follow (it prints the backfill command that closes the switch's gap)",
+        )
+    return Check(name, OK, f"hook mode is enough: {seen}; {measured}")
+
+
 # -- AWS ------------------------------------------------------------------------------------------
 
 
@@ -900,6 +1014,7 @@ CHECKS = (
     check_hook_interpreter,
     check_flusher_environment,
     check_schedule,
+    check_hook_capacity,
     check_credentials,
     check_role,
     check_bucket,

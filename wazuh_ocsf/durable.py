@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -101,6 +102,19 @@ def _rename(temp: str | os.PathLike, path: str | os.PathLike, sync_dir: bool) ->
     os.replace(temp, path)
     if sync_dir:
         fsync_path(os.path.dirname(os.path.abspath(path)))
+
+
+def read_json_state(path: str | os.PathLike) -> dict:
+    """The JSON object in ``path``; ``{}`` when missing, unreadable (logged) or not an object."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logging.getLogger(__name__).warning("cannot read %s: %s", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_json_atomic(path: str | os.PathLike, data, *, fsync: bool = True) -> None:

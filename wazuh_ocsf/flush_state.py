@@ -22,12 +22,11 @@ kept. Reasons and destinations are redacted (:mod:`wazuh_ocsf.redact`).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import time
 
-from wazuh_ocsf.durable import write_json_atomic
+from wazuh_ocsf.durable import read_json_state, write_json_atomic
 from wazuh_ocsf.spool import STATE
 
 log = logging.getLogger(__name__)
@@ -43,15 +42,7 @@ def path_of(spool_dir: str) -> str:
 
 def load(spool_dir: str) -> dict:
     """The recorded state (``{}`` if no flush ever ran, or the file is unreadable)."""
-    try:
-        with open(path_of(spool_dir), encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("cannot read %s: %s", path_of(spool_dir), exc)
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json_state(path_of(spool_dir))
 
 
 def _save(spool_dir: str, update: dict) -> None:

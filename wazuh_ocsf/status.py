@@ -13,7 +13,7 @@ import json
 import os
 import time
 
-from wazuh_ocsf import flush_state
+from wazuh_ocsf import flush_state, gap_fill, lag
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES, SETTINGS, Settings
 from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.sinks.base import partition_path
@@ -92,6 +92,8 @@ def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float 
     data["config_set"] = sorted(
         s.env for s in SETTINGS if s.attr != "wazuh_home" and settings.source_of(s.attr) != "default"
     )
+    data["lag"] = lag.measure(settings, now=now)
+    data["gap_fill"] = gap_fill_summary(settings.spool_dir, now)
     data["problems"], data["warnings"] = problems(data, settings)
     data["healthy"] = not data["problems"]
     return data
@@ -142,6 +144,7 @@ def problems(data: dict, settings: Settings) -> tuple:
             f"the follower (pid {beat.get('pid')}) sent no heartbeat for {_duration(data['time'] - beat['time'])}: "
             "is wazuh-ocsf-follow running? see `systemctl status wazuh-ocsf-follow` and logs/wazuh-ocsf.log"
         )
+    lag_problems(data, settings, bad, warn)
     return bad, warn
 
 
@@ -155,6 +158,65 @@ def _follow_heartbeat(settings: Settings) -> dict | None:
     except (OSError, ValueError):
         return None
     return beat if isinstance(beat, dict) and isinstance(beat.get("time"), (int, float)) else None
+
+
+def gap_fill_summary(spool_dir: str, now: float) -> dict:
+    """The scheduled gap fill's record: its last run and the alerts it filled in the last day."""
+    state = gap_fill.load(spool_dir)
+    return {
+        "last_run": state.get("last_run"),
+        "missed_last_day": gap_fill.missed_since(state, now - gap_fill.HISTORY_SECONDS),
+    }
+
+
+def lag_problems(data: dict, settings: Settings, bad: list, warn: list) -> None:
+    """Judge the lag behind alerts.json and what the gap fill found (appends to ``bad``/``warn``)."""
+    behind = data["lag"]
+    if behind["error"]:
+        warn.append(f"cannot measure the lag behind alerts.json: {behind['error']}")
+    elif behind["behind_alerts"] and behind["behind_seconds"] > settings.lag_max_age:
+        who = "integratord" if behind["mode"] == lag.HOOK else "follow"
+        bad.append(
+            f"{who} is {_behind_text(behind)} behind alerts.json (threshold WAZUH_OCSF_LAG_MAX_AGE="
+            f"{_duration(settings.lag_max_age)}): alerts wait, and a restart of {who} while behind loses them "
+            "until the gap fill runs; see `wazuh-ocsf doctor`"
+        )
+    missed = data["gap_fill"]["missed_last_day"]
+    if missed:
+        warn.append(
+            f"integratord missed {missed} alert{'s' * (missed != 1)} in the last day (the gap fill spooled them): "
+            "it falls behind or restarts while behind; see `wazuh-ocsf doctor` about --mode follow"
+        )
+
+
+def _behind_text(behind: dict) -> str:
+    count = behind["behind_alerts"]
+    at_least = "" if behind["exact"] else "at least "
+    return f"{at_least}{count} alert{'s' * (count != 1)} ({_duration(behind['behind_seconds'])})"
+
+
+def render_lag(data: dict) -> list:
+    """The lag and gap-fill lines of the human report."""
+    behind, filled = data["lag"], data["gap_fill"]
+    now = data["time"]
+    if behind["mode"] is None:
+        text = "no custom-wazuh-ocsf block in ossec.conf and no follow state: nothing reads alerts.json"
+    elif behind["error"]:
+        text = f"{behind['mode']} mode: unknown ({behind['error']})"
+    else:
+        state = _behind_text(behind) + " behind" if behind["behind_alerts"] else "caught up"
+        text = f"{behind['mode']} mode: {state}"
+        if behind["position_time"]:
+            text += f"; newest alert handed over {_when(behind['position_time'], now)}"
+    lines = [f"  lag             {text}"]
+    if behind["mode"] == lag.HOOK:
+        run = filled["last_run"] or {}
+        text = f"integratord missed {filled['missed_last_day']} alerts in the last day; "
+        text += f"last run {_when(run.get('time'), now)}"
+        if run.get("skipped"):
+            text += f" (skipped: {run['skipped']})"
+        lines.append(f"  gap fill        {text}")
+    return lines
 
 
 def _mtime(path: str) -> float | None:
@@ -290,6 +352,7 @@ SECTIONS = (
     _spool_lines,
     _flush_lines,
     _dead_letter_lines,
+    render_lag,
     _follow_lines,
     _destination_lines,
     _verdict_lines,

@@ -53,6 +53,8 @@ Group={group}
 EnvironmentFile={config}
 Environment=WAZUH_OCSF_CONFIG={config}
 WorkingDirectory={home}
+# The gap fill (issue #17): spool what integratord skipped, before the flush; never fails the flush.
+ExecStartPre=-{venv}/bin/wazuh-ocsf backfill --recent
 ExecStart={venv}/bin/wazuh-ocsf flush
 {after}Nice=10
 NoNewPrivileges=yes
@@ -104,6 +106,7 @@ SHELL=/bin/sh
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 WAZUH_OCSF_CONFIG={config}
 {cron_schedule(interval)} {user} {venv}/bin/wazuh-ocsf flush 2>&1 | logger -t wazuh-ocsf-flush{after}
+{cron_schedule(interval)} {user} {venv}/bin/wazuh-ocsf backfill --recent 2>&1 | logger -t wazuh-ocsf-gap-fill
 """
 
 

@@ -14,7 +14,7 @@ HELP = "map and spool every alert of a time range from logs/alerts (skipping wha
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--since``, ``--until``, ``--alerts-dir``, ``--progress``, ``--json``."""
     parser.add_argument(
-        "--since", required=True, metavar="TIME", help="first alert time, UTC unless an offset is given (2024-04-22, "
+        "--since", metavar="TIME", help="first alert time, UTC unless an offset is given (2024-04-22, "
         "2024-04-22T14:00, 2024-04-22T14:00:00+0200)"
     )
     parser.add_argument(
@@ -27,6 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--progress", action="store_true", help="show the progress bar even when stderr is not a terminal"
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument(
+        "--recent",
+        action="store_true",
+        help="instead of --since/--until: the scheduled gap fill (hook mode): spool what integratord skipped "
+        "since the last run, up to where it has read (run by the flush schedule before each flush)",
+    )
 
 
 class ProgressBar:
@@ -67,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     from wazuh_ocsf.errors import ConfigError
     from wazuh_ocsf.privileges import become_spool_owner
 
+    if args.recent:
+        return _run_recent(args)
+    if not args.since:
+        raise ConfigError("--since", "required (or --recent for the scheduled gap fill)")
     try:
         since = parse_time(args.since)
         until = parse_time(args.until) if args.until else None
@@ -97,3 +107,21 @@ def run(args: argparse.Namespace) -> int:
         if result.missing_days:
             print(f"WARNING: no alerts archive for {describe_days(result.missing_days)}", file=sys.stderr)
     return 1 if result.skipped_files else 0
+
+
+def _run_recent(args: argparse.Namespace) -> int:
+    """``--recent``: one gap fill; print its summary; exit 0 also when there was nothing to do."""
+    from wazuh_ocsf import logfile
+    from wazuh_ocsf.config import load_settings
+    from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.gap_fill import gap_fill
+    from wazuh_ocsf.privileges import become_spool_owner
+
+    if args.since or args.until:
+        raise ConfigError("--recent", "takes no --since/--until: it fills from the last run up to integratord")
+    settings = load_settings(path=args.config)
+    become_spool_owner(settings.spool_dir)
+    logfile.configure(settings, "gap-fill", stderr_level=logging.ERROR)
+    result = gap_fill(settings, alerts_dir=args.alerts_dir)
+    print(json.dumps(result.to_dict(), sort_keys=True) if args.json else result.summary())
+    return 0

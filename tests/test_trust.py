@@ -132,6 +132,23 @@ def test_a_spool_wazuh_pointed_at_another_users_directory_does_not_make_root_tha
     assert snapshot(*victims) == before
 
 
+@pytest.mark.parametrize("command", [
+    ("backfill", "--since", "2024-01-01"),
+    ("backfill", "--recent"),
+    ("status",),
+])
+def test_root_backfill_and_status_with_a_config_wazuh_replaced_change_nothing_outside(manager, victims, command):
+    manager.config.unlink()
+    manager.plant(manager.config, data=(
+        f"WAZUH_OCSF_SPOOL_DIR={victims[0]}\nWAZUH_OCSF_OUTPUT_DIR={victims[0]}/lake\nWAZUH_OCSF_NODE_NAME=x\n"
+    ).encode())
+    before = snapshot(*victims)
+    done = root_cli(manager, *command)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert snapshot(*victims) == before
+    assert SECRET.decode().strip() not in done.stdout + done.stderr
+
+
 def test_a_root_dead_letter_replay_with_a_config_wazuh_replaced_changes_nothing_outside(manager, victims):
     manager.config.unlink()
     manager.plant(manager.config, data=f"WAZUH_OCSF_SPOOL_DIR={victims[0]}\n".encode())

@@ -11,6 +11,10 @@ import time
 HELP = "map and spool every alert of a time range from logs/alerts (skipping what was already sent)"
 
 
+# What backfill imports after it may have given up root (load_settings_safely): loaded as root first.
+BACKFILL_MODULES = ("wazuh_ocsf.backfill", "wazuh_ocsf.gap_fill", "wazuh_ocsf.alert_pipeline", "wazuh_ocsf.logfile")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--since``, ``--until``, ``--alerts-dir``, ``--progress``, ``--json``."""
     parser.add_argument(
@@ -69,9 +73,8 @@ def run(args: argparse.Namespace) -> int:
     """Backfill; print a one-line summary; exit 1 when files had to be skipped."""
     from wazuh_ocsf import logfile
     from wazuh_ocsf.backfill import parse_time
-    from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import ConfigError
-    from wazuh_ocsf.privileges import become_spool_owner
+    from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
 
     if args.recent:
         return _run_recent(args)
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--since/--until", str(exc)) from None
     if until is not None and until <= since:
         raise ConfigError("--until", f"must be later than --since ({args.since})")
-    settings = load_settings(path=args.config)
+    settings = load_settings_safely(args.config, preload=BACKFILL_MODULES)
     become_spool_owner(settings.spool_dir)
     # Warnings go to the log file; stderr carries the progress bar and the summary's own
     # WARNING lines below, so only errors are echoed there.
@@ -112,14 +115,13 @@ def run(args: argparse.Namespace) -> int:
 def _run_recent(args: argparse.Namespace) -> int:
     """``--recent``: one gap fill; print its summary; exit 0 also when there was nothing to do."""
     from wazuh_ocsf import logfile
-    from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import ConfigError
     from wazuh_ocsf.gap_fill import gap_fill
-    from wazuh_ocsf.privileges import become_spool_owner
+    from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
 
     if args.since or args.until:
         raise ConfigError("--recent", "takes no --since/--until: it fills from the last run up to integratord")
-    settings = load_settings(path=args.config)
+    settings = load_settings_safely(args.config, preload=BACKFILL_MODULES)
     become_spool_owner(settings.spool_dir)
     logfile.configure(settings, "gap-fill", stderr_level=logging.ERROR)
     result = gap_fill(settings, alerts_dir=args.alerts_dir)

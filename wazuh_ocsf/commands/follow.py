@@ -32,9 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Follow until SIGTERM/SIGINT; log to logs/wazuh-ocsf.log and, from INFO up, to stderr (the journal)."""
     from wazuh_ocsf import logfile
-    from wazuh_ocsf.config import load_settings
     from wazuh_ocsf.errors import ConfigError
-    from wazuh_ocsf.privileges import become_spool_owner
+    from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
 
     if args.workers is not None and args.workers < 1:
         raise ConfigError("--workers", "expected 1 or more")
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--poll", "expected a duration greater than zero")
     if args.heartbeat <= 0:
         raise ConfigError("--heartbeat", "expected a duration greater than zero")
-    settings = load_settings(path=args.config)
+    settings = load_settings_safely(args.config, preload=("wazuh_ocsf.follow", "wazuh_ocsf.alert_pipeline"))
     become_spool_owner(settings.spool_dir)
     logfile.configure(settings, "follow", stderr_level=logging.INFO)  # INFO on stderr: the journal
 

@@ -10,6 +10,10 @@ HELP = "show the spool backlog, the last flush, dead letters and destinations; e
 EXIT_UNHEALTHY = 1
 
 
+# What status imports after it may have given up root (load_settings_safely): loaded as root first.
+STATUS_MODULES = ("wazuh_ocsf.status", "wazuh_ocsf.dead_letter", "wazuh_ocsf.follow", "wazuh_ocsf.redact")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` and ``--max-age SECONDS``."""
     from wazuh_ocsf.status import DEFAULT_MAX_AGE
@@ -26,9 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the status; 0 when healthy, 1 when not."""
-    from wazuh_ocsf.config import load_settings
+    from wazuh_ocsf.privileges import load_settings_safely
     from wazuh_ocsf.status import collect, render
 
-    data = collect(load_settings(path=args.config), max_age=args.max_age)
+    # Started as root with a config file the wazuh user can change: read it (and the spool) as that user.
+    data = collect(load_settings_safely(args.config, preload=STATUS_MODULES), max_age=args.max_age)
     print(json.dumps(data, sort_keys=True) if args.json else render(data))
     return 0 if data["healthy"] else EXIT_UNHEALTHY

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 
 import pytest
 import spool_support
 from hook_support import SAMPLE_ALERT, Home, alert_bytes, argv_48
+from ops_support import clean_env, cli
 
 from wazuh_ocsf import dead_letter, hook
 
@@ -48,6 +50,18 @@ def test_a_missing_spool_keeps_the_alert_beside_the_log(home):
     assert "move this file into its dead-letter/ directory" in home.log_text()
     assert oct(fallback.stat().st_mode & 0o777) == "0o750"
     assert not (home.root / "no-spool").exists()  # never created behind the administrator's back
+
+
+def test_status_says_where_the_alerts_of_a_missing_spool_were_kept(home):
+    home.write_config(spool_dir=home.root / "no-spool", node_name="node-1")
+    assert home.run(argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT)))).returncode == hook.ERR_SPOOL_UNAVAILABLE
+    env = clean_env(WAZUH_OCSF_CONFIG=str(home.root / "etc" / "wazuh-ocsf.conf"), WAZUH_OCSF_WAZUH_HOME=str(home.root))
+    done = cli("status", "--json", env=env)
+    data = json.loads(done.stdout)
+    assert done.returncode == 1 and not data["healthy"]
+    kept = home.root / "logs" / "wazuh-ocsf" / "dead-letter"
+    assert data["stranded_dead_letters"] == {"directory": str(kept), "records": 1}
+    assert any(f"1 alert(s) kept in {kept}" in problem for problem in data["problems"])
 
 
 def _root_home(base):

@@ -13,11 +13,12 @@ import json
 import os
 import time
 
-from wazuh_ocsf import flush_state, gap_fill, lag
+from wazuh_ocsf import dead_letter, flush_state, gap_fill, lag
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES, SETTINGS, Settings
 from wazuh_ocsf.errors import SpoolError
+from wazuh_ocsf.hook import FALLBACK_RELPATH
 from wazuh_ocsf.sinks.base import partition_path
-from wazuh_ocsf.spool import STATE, Spool
+from wazuh_ocsf.spool import DEAD_LETTER, STATE, Spool
 
 #: The version of the ``--json`` layout. Fields are only ever added within a version; a field
 #: that changes meaning or goes away makes a new version (README lists the fields).
@@ -81,6 +82,7 @@ def collect(settings: Settings, *, max_age: float = DEFAULT_MAX_AGE, now: float 
     data["flush"] = json.loads(redact(json.dumps(flush_state.load(settings.spool_dir)), secrets))
     data["last_delivery"] = data["flush"].get("last_delivery")
     data["follow"] = _follow_heartbeat(settings)
+    data["stranded_dead_letters"] = _stranded_dead_letters(settings)
     data["destinations"] = destinations(settings)
     data["ocsf_class"] = CLASS_NAMES[settings.ocsf_class]
     data["routing"] = settings.routing  # OCSF_CLASS=auto: ocsf_class is the class of alerts no route takes
@@ -129,6 +131,13 @@ def problems(data: dict, settings: Settings) -> tuple:
         bad.append(f"the configured class {data['ocsf_class']} has no destination: set its custom source")
     if spool and spool["cap_bytes"] and spool["bytes"] >= FULL_WARNING * spool["cap_bytes"]:
         warn.append(f"the spool is {spool['bytes'] * 100 // spool['cap_bytes']}% full")
+    stranded = data["stranded_dead_letters"]
+    if stranded["records"]:
+        bad.append(
+            f"{stranded['records']} alert(s) kept in {stranded['directory']} while the spool directory was missing: "
+            f"once the spool is back, move those files into {os.path.join(settings.spool_dir, DEAD_LETTER)}/ and run "
+            "`wazuh-ocsf dead-letter replay`"
+        )
     if spool and spool["dead_letter_records"]:
         warn.append(
             f"{spool['dead_letter_records']} dead-letter record(s): see `wazuh-ocsf dead-letter list`, "
@@ -146,6 +155,12 @@ def problems(data: dict, settings: Settings) -> tuple:
         )
     lag_problems(data, settings, bad, warn)
     return bad, warn
+
+
+def _stranded_dead_letters(settings: Settings) -> dict:
+    """Alerts the hook kept beside the log because the spool directory was missing (see ``hook``)."""
+    directory = os.path.join(settings.wazuh_home, FALLBACK_RELPATH)
+    return {"directory": os.path.join(directory, DEAD_LETTER), "records": dead_letter.count(directory)}
 
 
 def _follow_heartbeat(settings: Settings) -> dict | None:

@@ -12,7 +12,7 @@ from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import common
 from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
 from wazuh_ocsf.mapping.mitre import map_attacks
-from wazuh_ocsf.mapping.observables import is_ip, map_observables
+from wazuh_ocsf.mapping.observables import add_observables, is_ip
 from wazuh_ocsf.mapping.timestamps import parse_timestamp
 from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
@@ -153,12 +153,9 @@ def base_event(
     description = text_at(rule, "description", "rule.description", used)
     if description is not None:
         event["message"] = description
-    firedtimes = rule.get("firedtimes")
-    count = as_int(firedtimes)
-    if count is not None:
-        event["count"] = count
-        if type(firedtimes) is int:
-            used.add("rule.firedtimes")
+    # No ``count``: OCSF's is "the number of times that events in the same logical group
+    # occurred during the event Start Time to End Time period", and ``rule.firedtimes`` is
+    # analysisd's running per-rule counter since it started; it stays in ``unmapped``.
     if level is not None and risk_score:
         event["risk_score"] = level
     full_log = alert.get("full_log")
@@ -304,10 +301,7 @@ def add_host(event: dict, agent: object, used: set, *, resource: str | None = No
 def add_observables_and_unmapped(event: dict, alert: dict, used: set) -> dict:
     """The last attributes of a routed class's event: ``observables`` and ``unmapped`` (what no
     attribute holds, ``used`` paths at any depth); returns ``event``."""
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
     unmapped = map_unmapped(alert, used, with_parents(used))
     if unmapped is not None:
         event["unmapped"] = unmapped
-    return event
+    return add_observables(event, alert)

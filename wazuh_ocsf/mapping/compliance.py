@@ -1,11 +1,12 @@
-"""Wazuh rule compliance tags → OCSF ``compliance`` and ``nist`` (Security Finding only).
+"""Wazuh rule compliance tags → OCSF ``compliance`` (Security Finding only).
 
 Wazuh tags rules with requirement IDs per standard (``rule.pci_dss``, ``rule.gdpr``,
 ``rule.hipaa``, ``rule.nist_800_53``, ``rule.tsc``, ``rule.gpg13``). OCSF 1.1.0's
 ``compliance`` object has ``standards`` (names) and ``requirements`` (free text), so each
 requirement is written with its standard in front (``PCI DSS 10.2.4``) to stay unambiguous
-in one flat list. ``nist`` gets ``rule.nist_800_53`` as is. Detection Finding 1.1.0 has
-neither attribute; there these tags stay in ``unmapped``.
+in one flat list. OCSF's ``nist`` is "the NIST Cybersecurity Framework recommendations",
+not SP 800-53 controls, so ``rule.nist_800_53`` goes only into ``compliance``. Detection
+Finding 1.1.0 has no ``compliance``; there these tags stay in ``unmapped``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ STANDARDS = (
 _STANDARDS = tuple((key, standard, standard + " ", "rule." + key) for key, standard in STANDARDS)
 
 
-def map_compliance(rule: dict, used: set) -> tuple:
-    """``rule`` → ``(compliance, nist)``, each None when the rule has no such tags."""
+def map_compliance(rule: dict, used: set) -> dict | None:
+    """``rule`` → ``compliance``, None when the rule has no such tags."""
     standards = []
     requirements = []
-    nist = None
     for key, standard, prefix, path in _STANDARDS:
         tags = rule.get(key)
         if tags is None:
@@ -41,10 +41,8 @@ def map_compliance(rule: dict, used: set) -> tuple:
         used.add(path)
         standards.append(standard)
         requirements.extend(map(prefix.__add__, tags))  # "PCI DSS " + each tag, without a Python loop
-        if key == "nist_800_53":
-            nist = tags
     if not standards:
-        return None, nist
+        return None
     if max(map(len, requirements)) > MAX_STRING:
         requirements = [cut(requirement) for requirement in requirements]
-    return {"standards": standards, "requirements": requirements}, nist
+    return {"standards": standards, "requirements": requirements}

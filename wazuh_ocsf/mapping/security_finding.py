@@ -7,10 +7,11 @@ registered per class, so it stays the default for compatibility.
 
 from __future__ import annotations
 
-from wazuh_ocsf.mapping.base import agent_resource, base_event, data_sources, finding_parts
+from wazuh_ocsf.mapping import subject
+from wazuh_ocsf.mapping.base import base_event, data_sources, finding_parts
 from wazuh_ocsf.mapping.compliance import map_compliance
 from wazuh_ocsf.mapping.mitre import map_attacks
-from wazuh_ocsf.mapping.observables import map_observables
+from wazuh_ocsf.mapping.observables import add_observables
 from wazuh_ocsf.mapping.unmapped import map_unmapped
 
 CLASS_UID = 2001
@@ -35,21 +36,15 @@ def map_security_finding(
     attacks = map_attacks(rule.get("mitre"), attack_version, used)
     if attacks:
         event["attacks"] = attacks
-    compliance, nist = map_compliance(rule, used)
-    if nist is not None:
-        event["nist"] = nist
+    compliance = map_compliance(rule, used)
     if compliance is not None:
         event["compliance"] = compliance
     sources = data_sources(alert, used)
     if sources is not None:
         event["data_sources"] = sources
-    resource = agent_resource(alert.get("agent"), used)
-    if resource is not None:
-        event["resources"] = [resource]
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
+    subject.add_subject(event, alert, used, device=False)
     unmapped = map_unmapped(alert, used)
     if unmapped is not None:
         event["unmapped"] = unmapped
-    return event
+    return add_observables(event, alert)
+

@@ -268,13 +268,14 @@ def test_routed_mapper_maps_exactly_what_fits_and_nothing_else(data, class_uid: 
     from wazuh_ocsf.mapping import routing
 
     event = _map_or_none(alert, class_uid)
-    assert (event is not None) == getattr(routing, ROUTED[class_uid])(alert)
+    mappable = isinstance(alert.get("rule"), dict)  # else AlertError whatever the class
+    assert (event is not None) == (mappable and getattr(routing, ROUTED[class_uid])(alert))
     if event is None:
         return
     assert event["class_uid"] == class_uid
     assert _empties(event) == []
     json.dumps(event, allow_nan=False)
-    assert finding_uid(alert) in json.dumps(event, ensure_ascii=False)
+    assert (event.get("finding_info") or event["metadata"])["uid"] == finding_uid(alert)
     assert all(isinstance(key, str) and isinstance(value, str) for key, value in event.get("unmapped", {}).items())
     assert rows_to_events(events_to_table([event], class_uid).to_pylist()) == [event]
 

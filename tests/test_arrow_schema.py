@@ -102,6 +102,10 @@ KITCHEN_SINK_ELSEWHERE = (
     {**KITCHEN_SINK, "agent": {"id": "000", "name": "wazuh-server", "ip": "10.0.0.2"},
      "data": {"integration": "gcp", "gcp": {"resource": {"type": "gce_instance", "labels": {"project_id": "p-1"}}}}},
     {**KITCHEN_SINK, "location": "192.0.2.9", "predecoder": {"hostname": "fw-edge-1"}},
+    {**KITCHEN_SINK, "agent": {"id": "005", "name": "db-01", "labels": {"env": "prod", "aws": {"region": "eu"}}},
+     "rule": {**KITCHEN_SINK["rule"], "cis_csc": ["4.1", "16.11"]},
+     "data": {"sca": {"type": "check", "policy": "CIS Benchmark", "check": {
+         "id": "28500", "title": "Ensure x", "result": "not applicable", "reason": "Could not open file"}}}},
 )
 
 

@@ -167,3 +167,73 @@ def test_nist_is_not_fed_from_sp_800_53() -> None:
     event = map_alert(source)
     assert "nist" not in event
     assert "NIST SP 800-53 AC.7" in event["compliance"]["requirements"]
+
+
+# -- 5. metadata.event_code ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "code"),
+    [("windows-logon-success-4624", "4624"), ("aws-cloudtrail-createuser", "CreateUser"),
+     ("office365-add-user", "Add user."), ("audit-execve-ping", None), ("sshd-auth-failed", None)],
+)
+@pytest.mark.parametrize("class_uid", BOTH)
+def test_event_code_is_the_source_event_id(slug: str, code: str | None, class_uid: int) -> None:
+    source = CORPUS[slug]
+    if slug == "audit-execve-ping":
+        code = source["data"]["audit"].get("type")
+    event = map_alert(source, class_uid=class_uid)
+    assert event["metadata"].get("event_code") == code
+
+
+# -- 6. labels -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("class_uid", BOTH)
+def test_agent_labels_become_resource_labels(class_uid: int) -> None:
+    source = alert(agent={"id": "001", "name": "web-01", "labels": {"env": "prod", "aws": {"instance-id": "i-1"}}})
+    event = map_alert(source, class_uid=class_uid)
+    assert event["resources"][0]["labels"] == ["env:prod", "aws.instance-id:i-1"]
+    assert not any(key.startswith("agent.labels") for key in event["unmapped"])
+    source["agent"]["labels"]["build"] = 7  # not text: converted, and kept in unmapped as well
+    event = map_alert(source, class_uid=class_uid)
+    assert "build:7" in event["resources"][0]["labels"] and event["unmapped"]["agent.labels.build"] == "7"
+
+
+# -- 9. compliance and cis_csc -------------------------------------------------------------------
+
+
+def test_sca_check_result_is_the_compliance_of_a_security_finding() -> None:
+    event = map_alert(CORPUS["sca-check-failed"])
+    sca = CORPUS["sca-check-failed"]["data"]["sca"]
+    assert event["compliance"]["standards"][0] == sca["policy"]
+    assert (event["compliance"]["control"], event["compliance"]["status_id"], event["compliance"]["status"]) == (
+        sca["check"]["id"], 3, "Fail")
+    assert "PCI DSS" in event["compliance"]["standards"]  # the rule's tags follow
+    assert map_alert(CORPUS["sca-check-passed"])["compliance"]["status_id"] == 1
+    assert map_alert(CORPUS["seed-ciscat"])["compliance"]["status"] == "Other"  # notchecked
+    assert "compliance" not in map_alert(CORPUS["sca-check-failed"], class_uid=2004)
+
+
+def test_cis_csc_security_finding_only() -> None:
+    source = copy.deepcopy(CORPUS["sshd-auth-failed"])
+    source["rule"]["cis_csc"] = ["4.1", "16.11"]
+    event = map_alert(source)
+    assert event["cis_csc"] == [{"control": "4.1"}, {"control": "16.11"}]
+    assert "rule.cis_csc" not in event["unmapped"]
+    event = map_alert(source, class_uid=2004)
+    assert "cis_csc" not in event and event["unmapped"]["rule.cis_csc"] == '["4.1","16.11"]'
+
+
+# -- 10. vulnerabilities -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("slug", ["vulnerability-detected-4-8", "vulnerability-detected-4-7",
+                                  "vulnerability-solved-4-8"])
+@pytest.mark.parametrize("class_uid", BOTH)
+def test_finding_classes_carry_the_vulnerability_as_the_routed_class_does(slug: str, class_uid: int) -> None:
+    event = map_alert(CORPUS[slug], class_uid=class_uid)
+    routed = map_alert(CORPUS[slug], class_uid=2002)
+    assert event["vulnerabilities"] == routed["vulnerabilities"]
+    assert event["vulnerabilities"][0]["cve"]["uid"] == CORPUS[slug]["data"]["vulnerability"]["cve"]
+    assert "data.vulnerability.cve" not in event["unmapped"]

@@ -93,7 +93,7 @@ def _classification(*, risk_score: bool = True) -> list:
     return fields
 
 
-def _metadata(*, profiles: bool, loggers: bool = False) -> pa.Field:
+def _metadata(*, profiles: bool, finding: bool = False) -> pa.Field:
     fields = [
         _f("version", "string_t"),
         _obj(
@@ -109,7 +109,8 @@ def _metadata(*, profiles: bool, loggers: bool = False) -> pa.Field:
         _f("original_time", "string_t"),
         _f("uid", "string_t"),
     ]
-    if loggers:  # the agent that collected a cloud/SaaS/remote-syslog alert (mapping.subject)
+    if finding:  # 2001/2004: the source's event code; the agent that collected a cloud/SaaS/syslog alert
+        fields.append(_f("event_code", "string_t"))
         fields.append(_list_of("loggers", _obj("element", "logger", _f("uid", "string_t"), _f("name", "string_t"),
                                                  _device())))
     if profiles:  # File System Activity events use no profile
@@ -156,6 +157,7 @@ def _resources() -> pa.Field:
             _f("name", "string_t"),
             _f("type", "string_t"),
             _f("region", "string_t"),
+            _strings("labels"),
         ),
     )
 
@@ -265,13 +267,15 @@ def _status() -> list:
 def _security_finding() -> list:
     return [
         *_classification(),
-        _metadata(profiles=True, loggers=True),  # the cloud profile, for cloud modules' alerts
+        _metadata(profiles=True, finding=True),  # the cloud profile, for cloud modules' alerts
         _f("state_id", "integer_t"),
         _f("state", "string_t"),
         _obj("finding", "finding", _f("uid", "string_t"), _f("title", "string_t"), _strings("types")),
         _analytic(),
         _attacks(),
-        _obj("compliance", "compliance", _strings("standards"), _strings("requirements")),
+        _compliance(),  # an SCA/CIS-CAT check's control and status too
+        _list_of("cis_csc", _obj("element", "cis_csc", _f("control", "string_t"))),
+        _vulnerabilities(),
         _strings("data_sources"),
         _cloud(),
         _resources(),
@@ -283,10 +287,11 @@ def _security_finding() -> list:
 def _detection_finding() -> list:
     return [
         *_classification(),
-        _metadata(profiles=True, loggers=True),
+        _metadata(profiles=True, finding=True),
         _f("status_id", "integer_t"),
         _f("status", "string_t"),
         _finding_info(),
+        _vulnerabilities(),
         _device(hostname=True),
         _cloud(),
         _resources(),
@@ -296,7 +301,8 @@ def _detection_finding() -> list:
     ]
 
 
-def _vulnerability_finding() -> list:
+def _vulnerabilities() -> pa.Field:
+    """``vulnerabilities[]``: Vulnerability Finding's, and the finding classes' for the same alerts."""
     named = (_f("name", "string_t"), _f("value", "string_t"))
     cvss = _obj(
         "element",
@@ -334,12 +340,16 @@ def _vulnerability_finding() -> list:
         _strings("references"),
         _list_of("affected_packages", package),
     )
+    return _list_of("vulnerabilities", vulnerability)
+
+
+def _vulnerability_finding() -> list:
     return [
         *_classification(risk_score=False),
         _metadata(profiles=True),
         *_status(),
         _finding_info(_f("src_url", "url_t")),
-        _list_of("vulnerabilities", vulnerability),
+        _vulnerabilities(),
         _device(),
         _resource(),
         _observables(),
@@ -347,8 +357,8 @@ def _vulnerability_finding() -> list:
     ]
 
 
-def _compliance_finding() -> list:
-    compliance = _obj(
+def _compliance() -> pa.Field:
+    return _obj(
         "compliance",
         "compliance",
         _strings("standards"),
@@ -359,12 +369,15 @@ def _compliance_finding() -> list:
         _f("status_code", "string_t"),
         _f("status_detail", "string_t"),
     )
+
+
+def _compliance_finding() -> list:
     return [
         *_classification(risk_score=False),
         _metadata(profiles=True),
         *_status(),
         _finding_info(_f("desc", "string_t")),
-        compliance,
+        _compliance(),
         _obj("remediation", "remediation", _f("desc", "string_t"), _strings("references")),
         _device(),
         _resource(),

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from wazuh_ocsf.mapping import subject
 from wazuh_ocsf.mapping.base import base_event, finding_info
+from wazuh_ocsf.mapping.event_code import add_event_code
 from wazuh_ocsf.mapping.evidences import map_evidences
 from wazuh_ocsf.mapping.observables import add_observables
-from wazuh_ocsf.mapping.unmapped import map_unmapped
+from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
+from wazuh_ocsf.mapping.vulnerabilities import map_vulnerabilities
 
 CLASS_UID = 2004
 CLASS_NAME = "Detection Finding"
@@ -26,13 +28,17 @@ def map_detection_finding(
     """A checked alert (see ``base.parse_alert``) → Detection Finding event."""
     used = set()
     event = base_event(alert, rule, epoch_ms, offset, CLASS_UID, CLASS_NAME, product_version, used)
+    add_event_code(event, alert)
     event["status_id"], event["status"] = STATUS_NEW
     event["finding_info"] = finding_info(alert, rule, epoch_ms, attack_version, used)
     subject.add_subject(event, alert, used, device=True)
+    vulnerabilities = map_vulnerabilities(alert, used)
+    if vulnerabilities is not None:
+        event["vulnerabilities"] = vulnerabilities
     evidences = map_evidences(alert)
     if evidences is not None:
         event["evidences"] = evidences
-    unmapped = map_unmapped(alert, used)
+    unmapped = map_unmapped(alert, used, with_parents(used))
     if unmapped is not None:
         event["unmapped"] = unmapped
     return add_observables(event, alert)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from wazuh_ocsf.mapping import subject
 from wazuh_ocsf.mapping.base import base_event, data_sources, finding_parts
-from wazuh_ocsf.mapping.compliance import map_compliance
+from wazuh_ocsf.mapping.compliance import map_cis_csc, map_compliance
+from wazuh_ocsf.mapping.compliance_finding import check_compliance
+from wazuh_ocsf.mapping.event_code import add_event_code
 from wazuh_ocsf.mapping.mitre import map_attacks
 from wazuh_ocsf.mapping.observables import add_observables
-from wazuh_ocsf.mapping.unmapped import map_unmapped
+from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
+from wazuh_ocsf.mapping.vulnerabilities import map_vulnerabilities
 
 CLASS_UID = 2001
 CLASS_NAME = "Security Finding"
@@ -25,6 +28,7 @@ def map_security_finding(
     """A checked alert (see ``base.parse_alert``) → Security Finding event."""
     used = set()
     event = base_event(alert, rule, epoch_ms, offset, CLASS_UID, CLASS_NAME, product_version, used)
+    add_event_code(event, alert)
     event["state_id"], event["state"] = STATE_NEW
     uid, title, types, analytic = finding_parts(alert, rule, epoch_ms, used)
     finding = {"uid": uid, "title": title}
@@ -36,14 +40,20 @@ def map_security_finding(
     attacks = map_attacks(rule.get("mitre"), attack_version, used)
     if attacks:
         event["attacks"] = attacks
-    compliance = map_compliance(rule, used)
+    compliance = map_compliance(rule, used, check_compliance(alert))
     if compliance is not None:
         event["compliance"] = compliance
+    cis_csc = map_cis_csc(rule, used)
+    if cis_csc is not None:
+        event["cis_csc"] = cis_csc
+    vulnerabilities = map_vulnerabilities(alert, used)
+    if vulnerabilities is not None:
+        event["vulnerabilities"] = vulnerabilities
     sources = data_sources(alert, used)
     if sources is not None:
         event["data_sources"] = sources
     subject.add_subject(event, alert, used, device=False)
-    unmapped = map_unmapped(alert, used)
+    unmapped = map_unmapped(alert, used, with_parents(used))
     if unmapped is not None:
         event["unmapped"] = unmapped
     return add_observables(event, alert)

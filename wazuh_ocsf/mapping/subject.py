@@ -277,6 +277,33 @@ def remote_resource(device: dict) -> dict:
     return {"name": device["hostname"], "type": "Host"}
 
 
+def _label_pairs(labels: dict, prefix: str, out: list) -> bool:
+    exact = True
+    for key, value in labels.items():
+        if type(value) is dict:
+            exact = _label_pairs(value, f"{prefix}{key}.", out) and exact
+        elif type(value) is str and value:
+            out.append(cut(f"{prefix}{key}:{value}"))
+        else:
+            text = as_text(value)
+            if text is not None:
+                out.append(cut(f"{prefix}{key}:{text}"))
+            exact = exact and text is None and value in (None, "")
+    return exact
+
+
+def agent_labels(agent: dict, used: set) -> list | None:
+    """``agent.labels`` (the agent's ``<labels>``; nested for dotted keys) as ``key:value``
+    strings, OCSF resource ``labels``; ``agent.labels`` is used when every value was text."""
+    labels = agent.get("labels")
+    if type(labels) is not dict or not labels:
+        return None
+    out: list = []
+    if _label_pairs(labels, "", out) and out:
+        used.add("agent.labels")
+    return out or None
+
+
 def _add_profile(event: dict, profile: str) -> None:
     profiles = event["metadata"].setdefault("profiles", [])
     if profile not in profiles:
@@ -294,6 +321,10 @@ def add_subject(event: dict, alert: dict, used: set, *, device: bool) -> None:
         if device:
             host = map_device(agent, used)
         resource = agent_resource(agent, used)
+        if resource is not None:
+            labels = agent_labels(agent, used)
+            if labels is not None:
+                resource["labels"] = labels
         resources = None if resource is None else [resource]
     else:
         loggers = collector(agent, used)

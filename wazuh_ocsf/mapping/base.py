@@ -104,6 +104,31 @@ def text_at(obj: dict, key: str, path: str, used: set) -> str | None:
     return text
 
 
+# The source's own time of the event, where the alert carries it (copied: it stays in
+# unmapped too): syslog's header, the Windows event's, CloudTrail's, Office 365's.
+_SOURCE_TIMES = (
+    ("predecoder", "timestamp"),
+    ("data", "win", "system", "systemTime"),
+    ("data", "aws", "eventTime"),
+    ("data", "office365", "CreationTime"),
+)
+
+
+def _original_time(alert: dict, used: set) -> str:
+    """OCSF ``metadata.original_time``: "the original event time as reported by the event
+    source", verbatim; the alert's own ``timestamp`` when the source gives none. With a
+    source time, the alert's verbatim ``timestamp`` stays in ``unmapped`` (``time`` holds it
+    in milliseconds)."""
+    for path in _SOURCE_TIMES:
+        value = alert
+        for key in path:
+            value = value.get(key) if type(value) is dict else None
+        if type(value) is str and value:
+            used.discard("timestamp")
+            return cut(value)
+    return cut(alert["timestamp"])
+
+
 def base_event(
     alert: dict,
     rule: dict,
@@ -167,7 +192,7 @@ def base_event(
         "product": {"name": common.PRODUCT_NAME, "vendor_name": common.VENDOR_NAME, "lang": common.PRODUCT_LANG},
         "log_name": common.LOG_NAME,
         "log_provider": common.LOG_PROVIDER,
-        "original_time": cut(alert["timestamp"]),
+        "original_time": _original_time(alert, used),
     }
     if product_version:
         metadata["product"]["version"] = cut(product_version)

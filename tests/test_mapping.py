@@ -98,6 +98,7 @@ def test_classification_and_constants_security_finding() -> None:
         "log_provider": "Wazuh",
         "original_time": "2024-04-22T14:20:46.976+0000",
         "uid": "1713795646.884512",
+        "loggers": [{"name": "wazuh-server"}],
     }
     assert event["finding"] == {
         "uid": "wazuh-server:1713795646.884512:1713795646976",
@@ -109,7 +110,7 @@ def test_classification_and_constants_security_finding() -> None:
         "category": "syslog, sshd, authentication_failed",
     }
     assert event["raw_data"] == alert()["full_log"]
-    assert event["data_sources"] == ["location:/var/log/auth.log", "manager.name:wazuh-server", "decoder.name:sshd"]
+    assert event["data_sources"] == ["location:/var/log/auth.log", "decoder.name:sshd"]
     assert event["resources"] == [{"uid": "001", "name": "web-01", "type": "Wazuh agent"}]
     assert "status_id" not in event and "device" not in event and "profiles" not in event["metadata"]
 
@@ -126,7 +127,7 @@ def test_classification_and_constants_detection_finding() -> None:
         "types": ["syslog", "sshd", "authentication_failed"],
         "analytic": {"type_id": 1, "type": "Rule", "uid": "5760", "name": "sshd: authentication failed.",
                      "category": "syslog, sshd, authentication_failed"},
-        "data_sources": ["location:/var/log/auth.log", "manager.name:wazuh-server", "decoder.name:sshd"],
+        "data_sources": ["location:/var/log/auth.log", "decoder.name:sshd"],
     }
     assert event["device"] == {"uid": "001", "name": "web-01", "ip": "10.0.1.50", "type_id": 0, "type": "Unknown"}
     assert event["metadata"]["profiles"] == ["host"]

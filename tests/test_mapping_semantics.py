@@ -60,7 +60,8 @@ def test_cloudtrail_alert_is_about_the_account_and_user_not_the_manager(class_ui
     ]
     assert event["metadata"]["loggers"] == [
         {"uid": "000", "name": "wazuh-server",
-         "device": {"uid": "000", "name": "wazuh-server", "type_id": 1, "type": "Server"}}
+         "device": {"uid": "000", "name": "wazuh-server", "type_id": 1, "type": "Server"}},
+        {"name": "wazuh-server"},  # the manager (manager.name), always the last logger
     ]
 
 
@@ -101,7 +102,7 @@ def test_module_alerts_name_their_target_and_log_the_agent(data: dict, resources
     assert event.get("cloud", {}).get("provider") == provider
     assert event["metadata"].get("profiles") == (["cloud"] if provider else None)
     assert "device" not in event
-    assert [logger["uid"] for logger in event["metadata"]["loggers"]] == ["000"]
+    assert [logger.get("uid") for logger in event["metadata"]["loggers"]] == ["000", None]
 
 
 @pytest.mark.parametrize("class_uid", BOTH)
@@ -116,13 +117,15 @@ def test_remote_syslog_alert_is_about_the_sending_host(class_uid: int) -> None:
     # The agent's own syslog (hostname = agent name, short or fully qualified) is about the agent.
     for hostname in ("web-01", "WEB-01.corp.example"):
         event = map_alert(alert(predecoder={"hostname": hostname}), class_uid=class_uid)
-        assert "loggers" not in event["metadata"] and event["resources"][0]["name"] == "web-01"
+        assert event["metadata"]["loggers"] == [{"name": "wazuh-server"}]
+        assert event["resources"][0]["name"] == "web-01"
 
 
 @pytest.mark.parametrize("class_uid", BOTH)
 def test_virustotal_alert_keeps_the_agent_whose_file_was_looked_up(class_uid: int) -> None:
     event = map_alert(CORPUS["virustotal-malicious"], class_uid=class_uid)
-    assert event["resources"][0]["uid"] == "010" and "loggers" not in event["metadata"]
+    assert event["resources"][0]["uid"] == "010"
+    assert [logger.get("uid") for logger in event["metadata"]["loggers"]] == [None]  # the manager only
 
 
 # -- 3. observables ------------------------------------------------------------------------------
@@ -261,3 +264,11 @@ def test_windows_account_management_actor_is_the_subject() -> None:
     assert map_alert(source, class_uid=2004)["evidences"][0]["actor"] == {"user": {"name": "admin"}}
     source["data"]["win"]["system"]["eventID"] = "4624"  # a logon: the target account logged on
     assert map_alert(source, class_uid=2004)["evidences"][0]["actor"] == {"user": {"name": "newbie"}}
+
+
+@pytest.mark.parametrize("class_uid", BOTH)
+def test_manager_is_a_logger_not_a_data_source(class_uid: int) -> None:
+    event = map_alert(CORPUS["sshd-auth-failed"], class_uid=class_uid)
+    sources = event["data_sources"] if class_uid == 2001 else event["finding_info"]["data_sources"]
+    assert not any(source.startswith("manager.name:") for source in sources)
+    assert event["metadata"]["loggers"] == [{"name": CORPUS["sshd-auth-failed"]["manager"]["name"]}]

@@ -231,19 +231,19 @@ def finding_parts(alert: dict, rule: dict, epoch_ms: int, used: set) -> tuple:
 
 
 def data_sources(alert: dict, used: set) -> list | None:
-    """``location``, ``manager.name`` and ``decoder.name``, each as ``<alert path>:<value>``."""
+    """``location`` and ``decoder.name``, each as ``<alert path>:<value>``. The manager is not
+    a data source but the detector: the finding classes put it in ``metadata.loggers``."""
     sources = []
     location = alert.get("location")
     if type(location) is str and location:
         sources.append(cut("location:" + location))
         used.add("location")
-    for parent in ("manager", "decoder"):
-        obj = alert.get(parent)
-        if type(obj) is dict:
-            name = obj.get("name")
-            if type(name) is str and name:
-                sources.append(cut(f"{parent}.name:{name}"))
-                used.add(parent + ".name")
+    decoder = alert.get("decoder")
+    if type(decoder) is dict:
+        name = decoder.get("name")
+        if type(name) is str and name:
+            sources.append(cut(f"decoder.name:{name}"))
+            used.add("decoder.name")
     return sources or None
 
 

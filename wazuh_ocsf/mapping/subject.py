@@ -313,7 +313,8 @@ def _add_profile(event: dict, profile: str) -> None:
 def add_subject(event: dict, alert: dict, used: set, *, device: bool) -> None:
     """``resources`` (and ``device`` with the host profile when ``device``) of a finding
     class: the agent's host, or for an alert about something else what it is about, with the
-    agent in ``metadata.loggers`` and, for a cloud provider's module, ``cloud`` (cloud profile)."""
+    agent in ``metadata.loggers`` and, for a cloud provider's module, ``cloud`` (cloud profile).
+    ``manager.name`` is always the last of ``metadata.loggers``."""
     agent = alert.get("agent")
     about = module(alert)
     host = None
@@ -339,6 +340,10 @@ def add_subject(event: dict, alert: dict, used: set, *, device: bool) -> None:
             if cloud is not None:
                 event["cloud"] = cloud
                 _add_profile(event, PROFILE_CLOUD)
+    manager = alert.get("manager")
+    name = text_at(manager, "name", "manager.name", used) if type(manager) is dict else None
+    if name is not None:  # the manager that analysed the event and fired the alert: the last logger
+        event["metadata"].setdefault("loggers", []).append({"name": name})
     if host is not None and device:
         event["device"] = host
         _add_profile(event, PROFILE_HOST)

@@ -106,6 +106,9 @@ KITCHEN_SINK_ELSEWHERE = (
      "rule": {**KITCHEN_SINK["rule"], "cis_csc": ["4.1", "16.11"]},
      "data": {"sca": {"type": "check", "policy": "CIS Benchmark", "check": {
          "id": "28500", "title": "Ensure x", "result": "not applicable", "reason": "Could not open file"}}}},
+    {**KITCHEN_SINK, "data": {"win": {"system": {"eventID": "1116"}, "eventdata": {
+        "threat Name": "Virus:DOS/EICAR_Test_File", "threat ID": "2147519003", "category Name": "Virus",
+        "path": "file:_C:\\Users\\x\\eicar.com"}}}},
 )
 
 

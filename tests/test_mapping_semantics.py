@@ -272,3 +272,28 @@ def test_manager_is_a_logger_not_a_data_source(class_uid: int) -> None:
     sources = event["data_sources"] if class_uid == 2001 else event["finding_info"]["data_sources"]
     assert not any(source.startswith("manager.name:") for source in sources)
     assert event["metadata"]["loggers"] == [{"name": CORPUS["sshd-auth-failed"]["manager"]["name"]}]
+
+
+# -- 7. malware ----------------------------------------------------------------------------------
+
+
+def test_virustotal_positive_is_malware() -> None:
+    event = map_alert(CORPUS["virustotal-malicious"])
+    assert event["malware"] == [{"uid": "3395856ce81f2b7382dee72602f798b642f14140",
+                                 "path": "/media/user/software/eicar.com", "classification_ids": [0],
+                                 "classifications": ["Unknown"], "provider": "VirusTotal"}]
+    assert "malware" not in map_alert(CORPUS["virustotal-error-agent-000"])
+    assert "malware" not in map_alert(CORPUS["virustotal-malicious"], class_uid=2004)  # needs security_control
+
+
+def test_defender_detection_is_malware() -> None:
+    class_uid = 2001
+    source = alert(data={"win": {"system": {"eventID": "1116"}, "eventdata": {
+        "threat Name": "Trojan:Win32/Wacatac.B!ml", "threat ID": "2147735503", "category Name": "Trojan",
+        "path": "file:_C:\\Users\\bob\\Downloads\\setup.exe"}}})
+    event = map_alert(source, class_uid=class_uid)
+    assert event["malware"] == [{"name": "Trojan:Win32/Wacatac.B!ml", "uid": "2147735503",
+                                 "path": "C:\\Users\\bob\\Downloads\\setup.exe", "classification_ids": [18],
+                                 "classifications": ["Trojan"], "provider": "Microsoft Defender"}]
+    source["data"]["win"]["eventdata"]["category Name"] = "Potentially Unwanted Software"
+    assert map_alert(source, class_uid=class_uid)["malware"][0]["classification_ids"] == [99]

@@ -243,6 +243,22 @@ def _device(*, hostname: bool = False) -> pa.Field:
     return _obj("device", "device", *fields)
 
 
+def _malware() -> pa.Field:
+    return _list_of(
+        "malware",
+        _obj(
+            "element",
+            "malware",
+            _f("name", "string_t"),
+            _f("uid", "string_t"),
+            _f("path", "string_t"),
+            _list_of("classification_ids", _f("element", "integer_t")),
+            _strings("classifications"),
+            _f("provider", "string_t"),
+        ),
+    )
+
+
 def _cloud() -> pa.Field:
     """The cloud profile's ``cloud``: the provider, account or project a module alert is about."""
     return _obj(
@@ -276,6 +292,7 @@ def _security_finding() -> list:
         _compliance(),  # an SCA/CIS-CAT check's control and status too
         _list_of("cis_csc", _obj("element", "cis_csc", _f("control", "string_t"))),
         _vulnerabilities(),
+        _malware(),
         _strings("data_sources"),
         _cloud(),
         _resources(),

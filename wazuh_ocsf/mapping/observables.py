@@ -66,7 +66,7 @@ FIELDS = (
     (("syscheck", "sha256_before"), HASH, _HASHES),
     (("data", "virustotal", "source", "file"), FILE_NAME, ("evidences.file.path", "malware.path")),
     (("data", "virustotal", "source", "md5"), HASH, _HASHES),
-    (("data", "virustotal", "source", "sha1"), HASH, _HASHES),
+    (("data", "virustotal", "source", "sha1"), HASH, (*_HASHES, "malware.uid")),
 )
 
 _HEX = frozenset("0123456789abcdefABCDEF")

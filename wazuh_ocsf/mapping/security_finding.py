@@ -12,6 +12,7 @@ from wazuh_ocsf.mapping.base import base_event, data_sources, finding_parts
 from wazuh_ocsf.mapping.compliance import map_cis_csc, map_compliance
 from wazuh_ocsf.mapping.compliance_finding import check_compliance
 from wazuh_ocsf.mapping.event_code import add_event_code
+from wazuh_ocsf.mapping.malware import map_malware
 from wazuh_ocsf.mapping.mitre import map_attacks
 from wazuh_ocsf.mapping.observables import add_observables
 from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
@@ -49,6 +50,9 @@ def map_security_finding(
     vulnerabilities = map_vulnerabilities(alert, used)
     if vulnerabilities is not None:
         event["vulnerabilities"] = vulnerabilities
+    malware = map_malware(alert)
+    if malware is not None:
+        event["malware"] = malware
     sources = data_sources(alert, used)
     if sources is not None:
         event["data_sources"] = sources

@@ -257,17 +257,10 @@ def collector(agent: object, used: set) -> list | None:
     """``metadata.loggers`` for the agent that collected a module's alert: its id and name,
     and its host as the logger's ``device``; None without an agent."""
     device = map_device(agent, used)
-    if device is None:
+    resource = agent_resource(agent, used)  # uid and name, as the resource would have them
+    if device is None or resource is None:
         return None
-    entry = {}
-    uid = text_at(agent, "id", "agent.id", used)
-    if uid is not None:
-        entry["uid"] = uid
-    name = text_at(agent, "name", "agent.name", used)
-    if name is not None:
-        entry["name"] = name
-    if not entry:
-        return None
+    entry = {key: resource[key] for key in ("uid", "name") if key in resource}
     entry["device"] = device
     return [entry]
 

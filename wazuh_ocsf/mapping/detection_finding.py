@@ -38,7 +38,8 @@ def map_detection_finding(
     evidences = map_evidences(alert)
     if evidences is not None:
         event["evidences"] = evidences
-    unmapped = map_unmapped(alert, used, with_parents(used))
+    # Only the vulnerability paths lie below objects other than USED_PARENTS.
+    unmapped = map_unmapped(alert, used, with_parents(used)) if vulnerabilities else map_unmapped(alert, used)
     if unmapped is not None:
         event["unmapped"] = unmapped
     return add_observables(event, alert)

@@ -177,7 +177,8 @@ def resolve(event: dict, name: str) -> list:
 
 def _name(event: dict, path: str, names: tuple, value: str) -> str | None:
     for keys in names:
-        if _holds(event, keys, 0, value):
+        top = event.get(keys[0])  # most candidates' attribute is absent from this class's event
+        if top is not None and _holds(top, keys, 1, value):
             return ".".join(keys)
     unmapped = event.get(UNMAPPED)
     if type(unmapped) is dict and unmapped.get(path) == value:

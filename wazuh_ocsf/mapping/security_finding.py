@@ -57,7 +57,8 @@ def map_security_finding(
     if sources is not None:
         event["data_sources"] = sources
     subject.add_subject(event, alert, used, device=False)
-    unmapped = map_unmapped(alert, used, with_parents(used))
+    # Only the vulnerability paths lie below objects other than USED_PARENTS.
+    unmapped = map_unmapped(alert, used, with_parents(used)) if vulnerabilities else map_unmapped(alert, used)
     if unmapped is not None:
         event["unmapped"] = unmapped
     return add_observables(event, alert)

@@ -41,7 +41,9 @@ def map_security_finding(
     attacks = map_attacks(rule.get("mitre"), attack_version, used)
     if attacks:
         event["attacks"] = attacks
-    compliance = map_compliance(rule, used, check_compliance(alert))
+    data = alert.get("data")
+    check = check_compliance(alert) if type(data) is dict and ("sca" in data or "cis" in data) else None
+    compliance = map_compliance(rule, used, check)
     if compliance is not None:
         event["compliance"] = compliance
     cis_csc = map_cis_csc(rule, used)

@@ -96,8 +96,24 @@ ROUTED_SINKS = {
 }
 
 
+# A GCP alert collected by the manager and a syslog line from another host: the finding
+# classes' cloud, loggers and remote-device columns (mapping.subject).
+KITCHEN_SINK_ELSEWHERE = (
+    {**KITCHEN_SINK, "agent": {"id": "000", "name": "wazuh-server", "ip": "10.0.0.2"},
+     "data": {"integration": "gcp", "gcp": {"resource": {"type": "gce_instance", "labels": {"project_id": "p-1"}}}}},
+    {**KITCHEN_SINK, "location": "192.0.2.9", "predecoder": {"hostname": "fw-edge-1"}},
+    {**KITCHEN_SINK, "agent": {"id": "005", "name": "db-01", "labels": {"env": "prod", "aws": {"region": "eu"}}},
+     "rule": {**KITCHEN_SINK["rule"], "cis_csc": ["4.1", "16.11"]},
+     "data": {"sca": {"type": "check", "policy": "CIS Benchmark", "check": {
+         "id": "28500", "title": "Ensure x", "result": "not applicable", "reason": "Could not open file"}}}},
+    {**KITCHEN_SINK, "data": {"win": {"system": {"eventID": "1116"}, "eventdata": {
+        "threat Name": "Virus:DOS/EICAR_Test_File", "threat ID": "2147519003", "category Name": "Virus",
+        "path": "file:_C:\\Users\\x\\eicar.com"}}}},
+)
+
+
 def sink_events(class_uid: int) -> list:
-    sinks = ROUTED_SINKS.get(class_uid, (KITCHEN_SINK, KITCHEN_SINK_WINDOWS))
+    sinks = ROUTED_SINKS.get(class_uid, (KITCHEN_SINK, KITCHEN_SINK_WINDOWS, *KITCHEN_SINK_ELSEWHERE))
     return [map_alert(alert, class_uid=class_uid, **SETTINGS) for alert in sinks]
 
 
@@ -229,7 +245,7 @@ def test_from_spool_table_refuses_a_null_key() -> None:
 def test_events_to_table_rejects_values_out_of_range() -> None:
     event = map_alert(KITCHEN_SINK, **SETTINGS)
     with pytest.raises((pa.ArrowInvalid, OverflowError)):
-        events_to_table([{**event, "count": 2**31}], 2001)
+        events_to_table([{**event, "risk_score": 2**31}], 2001)
 
 
 def test_parquet_file_keeps_the_schema(tmp_path) -> None:

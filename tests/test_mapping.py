@@ -83,13 +83,14 @@ def test_classification_and_constants_security_finding() -> None:
     event = map_alert(alert(), product_version="4.14.7")
     assert {key: event[key] for key in (
         "activity_id", "activity_name", "category_uid", "category_name", "class_uid", "class_name",
-        "type_uid", "type_name", "state_id", "state", "severity_id", "severity", "risk_score", "count", "message",
+        "type_uid", "type_name", "state_id", "state", "severity_id", "severity", "risk_score", "message",
     )} == {
         "activity_id": 1, "activity_name": "Create", "category_uid": 2, "category_name": "Findings",
         "class_uid": 2001, "class_name": "Security Finding", "type_uid": 200101,
         "type_name": "Security Finding: Create", "state_id": 1, "state": "New", "severity_id": 2, "severity": "Low",
-        "risk_score": 5, "count": 3, "message": "sshd: authentication failed.",
+        "risk_score": 5, "message": "sshd: authentication failed.",
     }
+    assert "count" not in event and event["unmapped"]["rule.firedtimes"] == "3"
     assert event["metadata"] == {
         "version": "1.1.0",
         "product": {"name": "Wazuh", "vendor_name": "Wazuh, Inc.", "lang": "en", "version": "4.14.7"},
@@ -97,6 +98,7 @@ def test_classification_and_constants_security_finding() -> None:
         "log_provider": "Wazuh",
         "original_time": "2024-04-22T14:20:46.976+0000",
         "uid": "1713795646.884512",
+        "loggers": [{"name": "wazuh-server"}],
     }
     assert event["finding"] == {
         "uid": "wazuh-server:1713795646.884512:1713795646976",
@@ -108,7 +110,7 @@ def test_classification_and_constants_security_finding() -> None:
         "category": "syslog, sshd, authentication_failed",
     }
     assert event["raw_data"] == alert()["full_log"]
-    assert event["data_sources"] == ["location:/var/log/auth.log", "manager.name:wazuh-server", "decoder.name:sshd"]
+    assert event["data_sources"] == ["location:/var/log/auth.log", "decoder.name:sshd"]
     assert event["resources"] == [{"uid": "001", "name": "web-01", "type": "Wazuh agent"}]
     assert "status_id" not in event and "device" not in event and "profiles" not in event["metadata"]
 
@@ -125,7 +127,7 @@ def test_classification_and_constants_detection_finding() -> None:
         "types": ["syslog", "sshd", "authentication_failed"],
         "analytic": {"type_id": 1, "type": "Rule", "uid": "5760", "name": "sshd: authentication failed.",
                      "category": "syslog, sshd, authentication_failed"},
-        "data_sources": ["location:/var/log/auth.log", "manager.name:wazuh-server", "decoder.name:sshd"],
+        "data_sources": ["location:/var/log/auth.log", "decoder.name:sshd"],
     }
     assert event["device"] == {"uid": "001", "name": "web-01", "ip": "10.0.1.50", "type_id": 0, "type": "Unknown"}
     assert event["metadata"]["profiles"] == ["host"]
@@ -220,7 +222,7 @@ def test_out_of_range_integers_go_to_unmapped(class_uid: int) -> None:
     assert event["unmapped"]["rule.level"] == "2147483648"
     assert event["unmapped"]["rule.firedtimes"] == "-2147483649"
     event = map_alert(with_rule(level=2**31 - 1, firedtimes=-(2**31)), class_uid=class_uid)
-    assert (event["risk_score"], event["count"]) == (2**31 - 1, -(2**31))
+    assert event["risk_score"] == 2**31 - 1 and "count" not in event
 
 
 def test_port_and_pid_out_of_range_are_not_evidence() -> None:
@@ -368,7 +370,7 @@ def test_ipv6_agent_ip() -> None:
     source = alert(agent={"id": "017", "name": "db-02", "ip": "2001:db8:10:0:215:5dff:fe00:7"})
     event = map_alert(source, class_uid=2004)
     assert event["device"]["ip"] == "2001:db8:10:0:215:5dff:fe00:7"
-    assert {"name": "agent.ip", "type_id": 2, "type": "IP Address", "value": "2001:db8:10:0:215:5dff:fe00:7"} in (
+    assert {"name": "device.ip", "type_id": 2, "type": "IP Address", "value": "2001:db8:10:0:215:5dff:fe00:7"} in (
         event["observables"])
     assert "agent.ip" not in event["unmapped"]
     # Security Finding's resources have no ip attribute in OCSF 1.1.0: it stays in unmapped.
@@ -378,12 +380,12 @@ def test_ipv6_agent_ip() -> None:
 @pytest.mark.parametrize("class_uid", BOTH)
 def test_no_agent_ip_and_an_invalid_one(class_uid: int) -> None:
     event = map_alert(alert(agent={"id": "021", "name": "batch-07"}), class_uid=class_uid)
-    assert all(item["name"] != "agent.ip" for item in event["observables"])
+    assert all(item["type_id"] != 2 or item["value"] != "10.0.1.50" for item in event["observables"])
     if class_uid == 2004:
         assert event["device"] == {"uid": "021", "name": "batch-07", "type_id": 0, "type": "Unknown"}
     event = map_alert(alert(agent={"id": "007", "ip": "24.273.97.14"}), class_uid=class_uid)
     assert event["unmapped"]["agent.ip"] == "24.273.97.14"
-    assert all(item["name"] != "agent.ip" for item in event.get("observables", []))
+    assert all(item["value"] != "24.273.97.14" for item in event.get("observables", []))
 
 
 @pytest.mark.parametrize("class_uid", BOTH)
@@ -404,16 +406,32 @@ def test_observable_types() -> None:
     observables = {
         (item["name"], item["type_id"], item["type"], item["value"]) for item in map_alert(source)["observables"]
     }
+    # Each name is the attribute of this event that holds the value; Security Finding keeps
+    # most of them in unmapped only.
     assert observables == {
-        ("agent.name", 1, "Hostname", "web-01"),
-        ("agent.ip", 2, "IP Address", "10.0.1.50"),
-        ("data.srcip", 2, "IP Address", "203.0.113.77"),
-        ("data.srcuser", 4, "User Name", "alice"),
-        ("data.dstuser", 4, "User Name", "root"),
-        ("data.url", 6, "URL String", "/cgi-bin/x"),
-        ("data.audit.exe", 9, "Process Name", "/usr/bin/ping"),
-        ("syscheck.path", 7, "File Name", "/etc/passwd"),
-        ("syscheck.sha256_after", 8, "Hash", "ab" * 32),
+        ("resources.name", 1, "Hostname", "web-01"),
+        ("unmapped.agent.ip", 2, "IP Address", "10.0.1.50"),
+        ("unmapped.data.srcip", 2, "IP Address", "203.0.113.77"),
+        ("unmapped.data.srcuser", 4, "User Name", "alice"),
+        ("unmapped.data.dstuser", 4, "User Name", "root"),
+        ("unmapped.data.url", 6, "URL String", "/cgi-bin/x"),
+        ("unmapped.data.audit.exe", 9, "Process Name", "/usr/bin/ping"),
+        ("unmapped.syscheck.path", 7, "File Name", "/etc/passwd"),
+        ("unmapped.syscheck.sha256_after", 8, "Hash", "ab" * 32),
+    }
+    observables = {
+        (item["name"], item["value"]) for item in map_alert(source, class_uid=2004)["observables"]
+    }
+    assert observables == {
+        ("device.name", "web-01"),
+        ("device.ip", "10.0.1.50"),
+        ("evidences.src_endpoint.ip", "203.0.113.77"),
+        ("evidences.actor.user.name", "alice"),
+        ("unmapped.data.dstuser", "root"),
+        ("unmapped.data.url", "/cgi-bin/x"),
+        ("unmapped.data.audit.exe", "/usr/bin/ping"),  # no pid: no evidence process
+        ("evidences.file.path", "/etc/passwd"),
+        ("evidences.file.hashes.value", "ab" * 32),
     }
 
 
@@ -474,11 +492,11 @@ def test_windows_registry_path_is_not_a_file_and_windows_hex_pid() -> None:
 # -- compliance ----------------------------------------------------------------------------------
 
 
-def test_compliance_and_nist_security_finding_only() -> None:
+def test_compliance_security_finding_only_and_sp_800_53_is_not_nist_csf() -> None:
     source = with_rule(pci_dss=["10.2.4", "10.2.5"], gdpr=["IV_35.7.d"], hipaa=["164.312.b"],
                        nist_800_53=["AU.14", "AC.7"], tsc=["CC6.1"], gpg13=["7.1"])
     event = map_alert(source)
-    assert event["nist"] == ["AU.14", "AC.7"]
+    assert "nist" not in event  # OCSF's nist is the NIST Cybersecurity Framework, not SP 800-53
     assert event["compliance"] == {
         "standards": ["PCI DSS", "GDPR", "HIPAA", "NIST SP 800-53", "TSC", "GPG13"],
         "requirements": ["PCI DSS 10.2.4", "PCI DSS 10.2.5", "GDPR IV_35.7.d", "HIPAA 164.312.b",
@@ -569,7 +587,7 @@ def test_scalars_where_objects_are_expected_and_the_reverse(class_uid: int) -> N
     info = finding(event)
     assert info["title"] == "Wazuh rule 5760"
     assert info["types"] == ["sshd"]
-    assert event["count"] == 3
+    assert "count" not in event
     assert event["unmapped"] == {
         "rule.description.text": "x",
         "rule.firedtimes": "3",
@@ -731,9 +749,10 @@ def test_used_paths_stay_below_the_known_parents(monkeypatch) -> None:
 
     seen: list = []
 
-    def spy(source: dict, used: set):
-        seen.append(set(used))
-        return unmapped.map_unmapped(source, used)
+    def spy(source: dict, used: set, parents: frozenset = unmapped.USED_PARENTS):
+        # The finding classes pass with_parents(used) for the vulnerability paths only.
+        seen.append({path for path in used if not path.startswith("data.vulnerability.")})
+        return unmapped.map_unmapped(source, used, parents)
 
     monkeypatch.setattr(security_finding, "map_unmapped", spy)
     monkeypatch.setattr(detection_finding, "map_unmapped", spy)

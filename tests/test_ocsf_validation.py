@@ -46,7 +46,7 @@ LOGON_TYPES = {2: "Interactive", 3: "Network", 4: "Batch", 5: "OS Service", 7: "
                9: "New Credentials", 10: "Remote Interactive", 11: "Cached Interactive",
                12: "Cached Remote Interactive", 13: "Cached Unlock"}
 OBSERVABLE_TYPES = {1: "Hostname", 2: "IP Address", 4: "User Name", 6: "URL String", 7: "File Name", 8: "Hash",
-                    9: "Process Name"}
+                    9: "Process Name", 28: "Registry Key"}
 FINGERPRINTS = {1: "MD5", 2: "SHA-1", 3: "SHA-256"}
 DEVICE_TYPES = {0: "Unknown", 1: "Server"}
 FILE_TYPES = {1: "Regular File", 99: ("Registry Key", "Registry Value")}

@@ -85,7 +85,6 @@ def _classification(*, risk_score: bool = True) -> list:
         _f("time", "timestamp_t"),
         _f("timezone_offset", "integer_t"),
         _f("message", "string_t"),
-        _f("count", "integer_t"),
         _f("risk_score", "integer_t"),
         _f("raw_data", "string_t"),
     ]
@@ -94,7 +93,7 @@ def _classification(*, risk_score: bool = True) -> list:
     return fields
 
 
-def _metadata(*, profiles: bool) -> pa.Field:
+def _metadata(*, profiles: bool, finding: bool = False) -> pa.Field:
     fields = [
         _f("version", "string_t"),
         _obj(
@@ -110,7 +109,11 @@ def _metadata(*, profiles: bool) -> pa.Field:
         _f("original_time", "string_t"),
         _f("uid", "string_t"),
     ]
-    if profiles:  # Security Finding events use no profile
+    if finding:  # 2001/2004: the source's event code; the agent that collected a cloud/SaaS/syslog alert
+        fields.append(_f("event_code", "string_t"))
+        fields.append(_list_of("loggers", _obj("element", "logger", _f("uid", "string_t"), _f("name", "string_t"),
+                                                 _device())))
+    if profiles:  # File System Activity events use no profile
         fields.append(_strings("profiles"))
     return _obj("metadata", "metadata", *fields)
 
@@ -147,7 +150,15 @@ def _attacks() -> pa.Field:
 def _resources() -> pa.Field:
     return _list_of(
         "resources",
-        _obj("element", "resource_details", _f("uid", "string_t"), _f("name", "string_t"), _f("type", "string_t")),
+        _obj(
+            "element",
+            "resource_details",
+            _f("uid", "string_t"),
+            _f("name", "string_t"),
+            _f("type", "string_t"),
+            _f("region", "string_t"),
+            _strings("labels"),
+        ),
     )
 
 
@@ -223,15 +234,40 @@ def _finding_info(*extra: pa.Field) -> pa.Field:
     )
 
 
-def _device() -> pa.Field:
+def _device(*, hostname: bool = False) -> pa.Field:
+    """``hostname``: Detection Finding's remote-syslog device (mapping.subject)."""
+    fields = [_f("uid", "string_t"), _f("name", "string_t"), _f("ip", "ip_t"), _f("type_id", "integer_t"),
+              _f("type", "string_t")]
+    if hostname:
+        fields.insert(2, _f("hostname", "string_t"))
+    return _obj("device", "device", *fields)
+
+
+def _malware() -> pa.Field:
+    return _list_of(
+        "malware",
+        _obj(
+            "element",
+            "malware",
+            _f("name", "string_t"),
+            _f("uid", "string_t"),
+            _f("path", "string_t"),
+            _list_of("classification_ids", _f("element", "integer_t")),
+            _strings("classifications"),
+            _f("provider", "string_t"),
+        ),
+    )
+
+
+def _cloud() -> pa.Field:
+    """The cloud profile's ``cloud``: the provider, account or project a module alert is about."""
     return _obj(
-        "device",
-        "device",
-        _f("uid", "string_t"),
-        _f("name", "string_t"),
-        _f("ip", "ip_t"),
-        _f("type_id", "integer_t"),
-        _f("type", "string_t"),
+        "cloud",
+        "cloud",
+        _f("provider", "string_t"),
+        _f("region", "string_t"),
+        _f("project_uid", "string_t"),
+        _obj("account", "account", _f("uid", "string_t"), _f("type_id", "integer_t"), _f("type", "string_t")),
     )
 
 
@@ -247,15 +283,18 @@ def _status() -> list:
 def _security_finding() -> list:
     return [
         *_classification(),
-        _metadata(profiles=False),
+        _metadata(profiles=True, finding=True),  # the cloud profile, for cloud modules' alerts
         _f("state_id", "integer_t"),
         _f("state", "string_t"),
         _obj("finding", "finding", _f("uid", "string_t"), _f("title", "string_t"), _strings("types")),
         _analytic(),
         _attacks(),
-        _strings("nist"),
-        _obj("compliance", "compliance", _strings("standards"), _strings("requirements")),
+        _compliance(),  # an SCA/CIS-CAT check's control and status too
+        _list_of("cis_csc", _obj("element", "cis_csc", _f("control", "string_t"))),
+        _vulnerabilities(),
+        _malware(),
         _strings("data_sources"),
+        _cloud(),
         _resources(),
         _observables(),
         _unmapped(),
@@ -265,11 +304,13 @@ def _security_finding() -> list:
 def _detection_finding() -> list:
     return [
         *_classification(),
-        _metadata(profiles=True),
+        _metadata(profiles=True, finding=True),
         _f("status_id", "integer_t"),
         _f("status", "string_t"),
         _finding_info(),
-        _device(),
+        _vulnerabilities(),
+        _device(hostname=True),
+        _cloud(),
         _resources(),
         _evidences(),
         _observables(),
@@ -277,7 +318,8 @@ def _detection_finding() -> list:
     ]
 
 
-def _vulnerability_finding() -> list:
+def _vulnerabilities() -> pa.Field:
+    """``vulnerabilities[]``: Vulnerability Finding's, and the finding classes' for the same alerts."""
     named = (_f("name", "string_t"), _f("value", "string_t"))
     cvss = _obj(
         "element",
@@ -315,12 +357,16 @@ def _vulnerability_finding() -> list:
         _strings("references"),
         _list_of("affected_packages", package),
     )
+    return _list_of("vulnerabilities", vulnerability)
+
+
+def _vulnerability_finding() -> list:
     return [
         *_classification(risk_score=False),
         _metadata(profiles=True),
         *_status(),
         _finding_info(_f("src_url", "url_t")),
-        _list_of("vulnerabilities", vulnerability),
+        _vulnerabilities(),
         _device(),
         _resource(),
         _observables(),
@@ -328,8 +374,8 @@ def _vulnerability_finding() -> list:
     ]
 
 
-def _compliance_finding() -> list:
-    compliance = _obj(
+def _compliance() -> pa.Field:
+    return _obj(
         "compliance",
         "compliance",
         _strings("standards"),
@@ -340,12 +386,15 @@ def _compliance_finding() -> list:
         _f("status_code", "string_t"),
         _f("status_detail", "string_t"),
     )
+
+
+def _compliance_finding() -> list:
     return [
         *_classification(risk_score=False),
         _metadata(profiles=True),
         *_status(),
         _finding_info(_f("desc", "string_t")),
-        compliance,
+        _compliance(),
         _obj("remediation", "remediation", _f("desc", "string_t"), _strings("references")),
         _device(),
         _resource(),

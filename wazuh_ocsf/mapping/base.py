@@ -12,7 +12,7 @@ from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import common
 from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
 from wazuh_ocsf.mapping.mitre import map_attacks
-from wazuh_ocsf.mapping.observables import is_ip, map_observables
+from wazuh_ocsf.mapping.observables import add_observables, is_ip
 from wazuh_ocsf.mapping.timestamps import parse_timestamp
 from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 
@@ -104,6 +104,31 @@ def text_at(obj: dict, key: str, path: str, used: set) -> str | None:
     return text
 
 
+# The source's own time of the event, where the alert carries it (copied: it stays in
+# unmapped too): syslog's header, the Windows event's, CloudTrail's, Office 365's.
+_SOURCE_TIMES = (
+    ("predecoder", "timestamp"),
+    ("data", "win", "system", "systemTime"),
+    ("data", "aws", "eventTime"),
+    ("data", "office365", "CreationTime"),
+)
+
+
+def _original_time(alert: dict, used: set) -> str:
+    """OCSF ``metadata.original_time``: "the original event time as reported by the event
+    source", verbatim; the alert's own ``timestamp`` when the source gives none. With a
+    source time, the alert's verbatim ``timestamp`` stays in ``unmapped`` (``time`` holds it
+    in milliseconds)."""
+    for path in _SOURCE_TIMES:
+        value = alert
+        for key in path:
+            value = value.get(key) if type(value) is dict else None
+        if type(value) is str and value:
+            used.discard("timestamp")
+            return cut(value)
+    return cut(alert["timestamp"])
+
+
 def base_event(
     alert: dict,
     rule: dict,
@@ -153,12 +178,9 @@ def base_event(
     description = text_at(rule, "description", "rule.description", used)
     if description is not None:
         event["message"] = description
-    firedtimes = rule.get("firedtimes")
-    count = as_int(firedtimes)
-    if count is not None:
-        event["count"] = count
-        if type(firedtimes) is int:
-            used.add("rule.firedtimes")
+    # No ``count``: OCSF's is "the number of times that events in the same logical group
+    # occurred during the event Start Time to End Time period", and ``rule.firedtimes`` is
+    # analysisd's running per-rule counter since it started; it stays in ``unmapped``.
     if level is not None and risk_score:
         event["risk_score"] = level
     full_log = alert.get("full_log")
@@ -170,7 +192,7 @@ def base_event(
         "product": {"name": common.PRODUCT_NAME, "vendor_name": common.VENDOR_NAME, "lang": common.PRODUCT_LANG},
         "log_name": common.LOG_NAME,
         "log_provider": common.LOG_PROVIDER,
-        "original_time": cut(alert["timestamp"]),
+        "original_time": _original_time(alert, used),
     }
     if product_version:
         metadata["product"]["version"] = cut(product_version)
@@ -209,19 +231,19 @@ def finding_parts(alert: dict, rule: dict, epoch_ms: int, used: set) -> tuple:
 
 
 def data_sources(alert: dict, used: set) -> list | None:
-    """``location``, ``manager.name`` and ``decoder.name``, each as ``<alert path>:<value>``."""
+    """``location`` and ``decoder.name``, each as ``<alert path>:<value>``. The manager is not
+    a data source but the detector: the finding classes put it in ``metadata.loggers``."""
     sources = []
     location = alert.get("location")
     if type(location) is str and location:
         sources.append(cut("location:" + location))
         used.add("location")
-    for parent in ("manager", "decoder"):
-        obj = alert.get(parent)
-        if type(obj) is dict:
-            name = obj.get("name")
-            if type(name) is str and name:
-                sources.append(cut(f"{parent}.name:{name}"))
-                used.add(parent + ".name")
+    decoder = alert.get("decoder")
+    if type(decoder) is dict:
+        name = decoder.get("name")
+        if type(name) is str and name:
+            sources.append(cut(f"decoder.name:{name}"))
+            used.add("decoder.name")
     return sources or None
 
 
@@ -304,10 +326,7 @@ def add_host(event: dict, agent: object, used: set, *, resource: str | None = No
 def add_observables_and_unmapped(event: dict, alert: dict, used: set) -> dict:
     """The last attributes of a routed class's event: ``observables`` and ``unmapped`` (what no
     attribute holds, ``used`` paths at any depth); returns ``event``."""
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
     unmapped = map_unmapped(alert, used, with_parents(used))
     if unmapped is not None:
         event["unmapped"] = unmapped
-    return event
+    return add_observables(event, alert)

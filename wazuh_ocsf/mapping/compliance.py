@@ -1,11 +1,17 @@
-"""Wazuh rule compliance tags → OCSF ``compliance`` and ``nist`` (Security Finding only).
+"""Wazuh rule compliance tags → OCSF ``compliance`` and ``cis_csc`` (Security Finding only).
 
 Wazuh tags rules with requirement IDs per standard (``rule.pci_dss``, ``rule.gdpr``,
 ``rule.hipaa``, ``rule.nist_800_53``, ``rule.tsc``, ``rule.gpg13``). OCSF 1.1.0's
 ``compliance`` object has ``standards`` (names) and ``requirements`` (free text), so each
 requirement is written with its standard in front (``PCI DSS 10.2.4``) to stay unambiguous
-in one flat list. ``nist`` gets ``rule.nist_800_53`` as is. Detection Finding 1.1.0 has
-neither attribute; there these tags stay in ``unmapped``.
+in one flat list. OCSF's ``nist`` is "the NIST Cybersecurity Framework recommendations",
+not SP 800-53 controls, so ``rule.nist_800_53`` goes only into ``compliance``. Detection
+Finding 1.1.0 has no ``compliance``; there these tags stay in ``unmapped``.
+
+An SCA or CIS-CAT check alert's own result comes first: the policy or benchmark and the
+check's tags as ``standards``/``requirements``, the check id as ``control``, the result as
+``status_id``/``status`` (as Compliance Finding maps it); the rule's tags follow.
+``rule.cis_csc`` (CIS Critical Security Controls) becomes ``cis_csc[]`` (``control``).
 """
 
 from __future__ import annotations
@@ -26,11 +32,20 @@ STANDARDS = (
 _STANDARDS = tuple((key, standard, standard + " ", "rule." + key) for key, standard in STANDARDS)
 
 
-def map_compliance(rule: dict, used: set) -> tuple:
-    """``rule`` → ``(compliance, nist)``, each None when the rule has no such tags."""
-    standards = []
-    requirements = []
-    nist = None
+def map_cis_csc(rule: dict, used: set) -> list | None:
+    """``rule.cis_csc`` → OCSF ``cis_csc[]`` (one ``{"control": …}`` per tag), else None."""
+    tags = text_list(rule.get("cis_csc"))
+    if tags is None:
+        return None
+    used.add("rule.cis_csc")
+    return [{"control": tag} for tag in tags]
+
+
+def map_compliance(rule: dict, used: set, check: dict | None = None) -> dict | None:
+    """``rule`` (and the ``check`` compliance of an SCA/CIS-CAT alert, first) → ``compliance``,
+    None when there is neither."""
+    standards = list(check["standards"]) if check else []
+    requirements = list(check.get("requirements", ())) if check else []
     for key, standard, prefix, path in _STANDARDS:
         tags = rule.get(key)
         if tags is None:
@@ -41,10 +56,13 @@ def map_compliance(rule: dict, used: set) -> tuple:
         used.add(path)
         standards.append(standard)
         requirements.extend(map(prefix.__add__, tags))  # "PCI DSS " + each tag, without a Python loop
-        if key == "nist_800_53":
-            nist = tags
     if not standards:
-        return None, nist
-    if max(map(len, requirements)) > MAX_STRING:
+        return None
+    if requirements and max(map(len, requirements)) > MAX_STRING:
         requirements = [cut(requirement) for requirement in requirements]
-    return {"standards": standards, "requirements": requirements}, nist
+    compliance = {"standards": list(dict.fromkeys(standards))}
+    if requirements:
+        compliance["requirements"] = requirements
+    if check:
+        compliance.update((key, value) for key, value in check.items() if key not in compliance)
+    return compliance

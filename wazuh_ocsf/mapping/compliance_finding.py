@@ -118,3 +118,16 @@ def map_compliance_finding(
         event["remediation"] = remediation
     add_host(event, alert.get("agent"), used, resource="resource")
     return add_observables_and_unmapped(event, alert, used)
+
+
+def check_compliance(alert: dict) -> dict | None:
+    """The ``compliance`` object of an SCA or CIS-CAT check alert (standards, control, status),
+    None for other alerts: Security Finding has the same attribute. Values are copied (no
+    path is marked used)."""
+    if not is_compliance(alert):
+        return None
+    data = alert["data"]
+    sca = data.get("sca")
+    if type(sca) is dict and sca.get("type") == "check":
+        return _sca(sca, {}, set())[0]
+    return _cis(data["cis"], {}, set())[0]

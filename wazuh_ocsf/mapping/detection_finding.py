@@ -1,22 +1,25 @@
 """Wazuh alert → OCSF 1.1.0 Detection Finding (class 2004), with the ``host`` profile.
 
 The agent becomes ``device`` (so ``metadata.profiles`` is ``["host"]`` whenever there is an
-agent) as well as ``resources[0]``; the finding's rule, ATT&CK and data sources go into
+agent) as well as ``resources[0]``, unless the alert is about something else (a cloud or
+SaaS module, remote syslog: :mod:`~wazuh_ocsf.mapping.subject`); the finding's rule, ATT&CK and data sources go into
 ``finding_info``; ``evidences`` holds the endpoints, user, file and process the alert names.
 Detection Finding 1.1.0 has no ``compliance``/``nist``: those rule tags stay in ``unmapped``.
 """
 
 from __future__ import annotations
 
-from wazuh_ocsf.mapping.base import agent_resource, base_event, finding_info, map_device
+from wazuh_ocsf.mapping import subject
+from wazuh_ocsf.mapping.base import base_event, finding_info
+from wazuh_ocsf.mapping.event_code import add_event_code
 from wazuh_ocsf.mapping.evidences import map_evidences
-from wazuh_ocsf.mapping.observables import map_observables
-from wazuh_ocsf.mapping.unmapped import map_unmapped
+from wazuh_ocsf.mapping.observables import add_observables
+from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
+from wazuh_ocsf.mapping.vulnerabilities import map_vulnerabilities
 
 CLASS_UID = 2004
 CLASS_NAME = "Detection Finding"
 STATUS_NEW = (1, "New")
-PROFILE_HOST = "host"
 
 
 def map_detection_finding(
@@ -25,23 +28,19 @@ def map_detection_finding(
     """A checked alert (see ``base.parse_alert``) → Detection Finding event."""
     used = set()
     event = base_event(alert, rule, epoch_ms, offset, CLASS_UID, CLASS_NAME, product_version, used)
+    add_event_code(event, alert)
     event["status_id"], event["status"] = STATUS_NEW
     event["finding_info"] = finding_info(alert, rule, epoch_ms, attack_version, used)
-    agent = alert.get("agent")
-    device = map_device(agent, used)
-    if device is not None:
-        event["device"] = device
-        event["metadata"]["profiles"] = [PROFILE_HOST]
-    resource = agent_resource(agent, used)
-    if resource is not None:
-        event["resources"] = [resource]
+    subject.add_subject(event, alert, used, device=True)
+    vulnerabilities = map_vulnerabilities(alert, used)
+    if vulnerabilities is not None:
+        event["vulnerabilities"] = vulnerabilities
     evidences = map_evidences(alert)
     if evidences is not None:
         event["evidences"] = evidences
-    observables = map_observables(alert)
-    if observables is not None:
-        event["observables"] = observables
-    unmapped = map_unmapped(alert, used)
+    # Only the vulnerability paths lie below objects other than USED_PARENTS.
+    unmapped = map_unmapped(alert, used, with_parents(used)) if vulnerabilities else map_unmapped(alert, used)
     if unmapped is not None:
         event["unmapped"] = unmapped
-    return event
+    return add_observables(event, alert)
+

@@ -6,8 +6,10 @@ One evidence object per alert, holding whatever is there:
   ``data.win.eventdata.ipAddress``/``ipPort``) and ``data.dstip``/``data.dstport``, only with
   an IP that parses; ports must be 1–65535;
 * ``actor.user.name``: ``data.srcuser`` (who acted), else ``data.dstuser`` (the account used,
-  as in sshd's "Accepted password for <dstuser>"), else Windows ``targetUserName`` (the
-  account a logon was for), else FIM who-data's ``syscheck.audit.user.name``;
+  as in sshd's "Accepted password for <dstuser>"), else Windows ``targetUserName`` for
+  logon events (the account that logged on) and ``subjectUserName`` for all others (who
+  created the account, added the member, started the process), else FIM who-data's
+  ``syscheck.audit.user.name``;
 * ``file``: ``syscheck.path`` (not for registry keys) with its ``*_after`` hashes (``*_before``
   when there is no ``*_after``), else ``data.virustotal.source.file`` with its hashes, else
   ``data.audit.file.name``;
@@ -132,6 +134,22 @@ def _map_process(data: dict | None, whodata: dict | None) -> dict | None:
     return None
 
 
+# Windows logon/logoff and credential events: targetUserName is the account that logged on
+# (the actor); in every other event (account management 4720/4732, process creation, …) the
+# subject is who acted and the target is what was acted on.
+LOGON_EVENT_IDS = frozenset({"4624", "4625", "4634", "4647", "4648", "4768", "4769", "4771", "4776", "4778", "4779"})
+
+
+def _windows_actor(eventdata: dict, system: object) -> str | None:
+    event_id = _text(system, "eventID")
+    keys = ("targetUserName",) if event_id in LOGON_EVENT_IDS else ("subjectUserName", "targetUserName")
+    for key in keys:
+        user = _text(eventdata, key)
+        if user is not None and user != "-":
+            return user
+    return None
+
+
 def map_evidences(alert: dict) -> list | None:
     """``[evidence]`` for a Detection Finding, or None when the alert names nothing of the kind."""
     data = alert.get("data")
@@ -158,9 +176,7 @@ def map_evidences(alert: dict) -> list | None:
             evidence["dst_endpoint"] = dst
         user = _text(data, "srcuser") or _text(data, "dstuser")
         if user is None and eventdata is not None:
-            user = _text(eventdata, "targetUserName")
-            if user == "-":
-                user = None
+            user = _windows_actor(eventdata, win.get("system"))
     if user is None and whodata is not None:
         user = _text(whodata.get("user"), "name")
     if user is not None:

@@ -539,7 +539,17 @@ def test_cron_where_there_is_no_systemd(installed, tmp_path):
     cron = (root / "etc/cron.d/wazuh-ocsf").read_text().splitlines()
     assert f"*/10 * * * * {USER} {HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf flush 2>&1 | logger -t wazuh-ocsf-flush" in cron
     assert f"WAZUH_OCSF_CONFIG={HOME}/etc/wazuh-ocsf.conf" in cron
+    assert "WAZUH_OCSF_SCHEDULER=cron" in (root / HOME.lstrip("/") / "etc/wazuh-ocsf.conf").read_text().splitlines()
     assert run_installer(root, "--scheduler", "cron", "--flush-interval", "7m").returncode == 2
+
+
+def test_scheduler_none_is_recorded_for_doctor(installed, tmp_path):
+    root = copy_tree(installed[0], tmp_path)
+    result = run_installer(root, "--scheduler", "none")
+    assert result.returncode == 0, result.stderr
+    config = (root / HOME.lstrip("/") / "etc/wazuh-ocsf.conf").read_text().splitlines()
+    assert "WAZUH_OCSF_SCHEDULER=none" in config
+    assert not (root / "etc/systemd/system/wazuh-ocsf-flush.timer").exists()
 
 
 # -- refusals ----------------------------------------------------------------------------------

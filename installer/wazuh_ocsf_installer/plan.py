@@ -501,6 +501,8 @@ def plan_install(args) -> Plan:
     config_path = layout.phys(layout.config)
     existing = None if args.reset_config else read_settings_file(layout)
     updates = {**filter_updates, **_config_updates(args)}
+    # What doctor checks the schedule against: `none` is then the administrator's choice, not a fault.
+    updates[wazuh_ocsf.config.SETTINGS_BY_ATTR["scheduler"].env] = _scheduler(args, target)
     if existing is None or args.reset_config:
         updates = {wazuh_ocsf.config.SETTINGS_BY_ATTR["wazuh_home"].env: target.home, **updates}
     text = config_file.compose(existing, updates, reset=args.reset_config, drop=drop)

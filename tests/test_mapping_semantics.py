@@ -119,6 +119,12 @@ def test_remote_syslog_alert_is_about_the_sending_host(class_uid: int) -> None:
         event = map_alert(alert(predecoder={"hostname": hostname}), class_uid=class_uid)
         assert event["metadata"]["loggers"] == [{"name": "wazuh-server"}]
         assert event["resources"][0]["name"] == "web-01"
+    # What the predecoder took for a host name but is none (a real 4.14.7 alert: "Info:") stays unmapped.
+    for word in ("Info:", "-edge", "a..b", "fw_1"):
+        event = map_alert(alert(agent={"id": "000", "name": "wazuh-server"}, predecoder={"hostname": word}),
+                          class_uid=class_uid)
+        assert event["resources"][0]["name"] == "wazuh-server"
+        assert event["unmapped"]["predecoder.hostname"] == word
 
 
 @pytest.mark.parametrize("class_uid", BOTH)

@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit status. Errors become one ``ERROR:`` line on stderr."""
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)  # --help may meet a reader that went away too
         if args.config is not None and not os.path.isfile(args.config):
             raise ConfigError("--config", f"{args.config} does not exist (or is not a file)")
         code = args.run(args)

@@ -23,9 +23,12 @@ CONFIG_RELPATH = "etc/wazuh-ocsf.conf"
 CONFIG_ENV = "WAZUH_OCSF_CONFIG"
 PREFIX = "WAZUH_OCSF_"
 #: ``WAZUH_OCSF_*`` environment variables that are not settings (the file holds only settings).
-NOT_SETTINGS = frozenset(
-    {CONFIG_ENV, "WAZUH_OCSF_CRASH_AT", "WAZUH_OCSF_PYTHON", "WAZUH_OCSF_INSTALLER_PYTHON", "WAZUH_OCSF_UPDATE_GOLDEN"}
-)
+NOT_SETTINGS = frozenset({
+    CONFIG_ENV, "WAZUH_OCSF_CRASH_AT", "WAZUH_OCSF_PYTHON", "WAZUH_OCSF_INSTALLER_PYTHON",
+    # the test suite's own switches (tests/conftest.py, tests/real_manager, the golden files)
+    "WAZUH_OCSF_UPDATE_GOLDEN", "WAZUH_OCSF_UPDATE_REAL_CORPUS", "WAZUH_OCSF_REQUIRE_ALL", "WAZUH_OCSF_KIT_OUT",
+    "WAZUH_OCSF_WAZUH_KIT",
+})
 
 SECURITY_FINDING = 2001
 DETECTION_FINDING = 2004

@@ -26,7 +26,10 @@ import sys
 FORMAT = 1
 PACKAGE = "wazuh_ocsf"
 # What the hook imports on success, for any class: the bundle holds these and what they import.
-ROOTS = ("wazuh_ocsf.hook", "wazuh_ocsf.config", "wazuh_ocsf.spool", "wazuh_ocsf.spool_line", "wazuh_ocsf.mapping")
+ROOTS = (
+    "wazuh_ocsf.hook", "wazuh_ocsf.config", "wazuh_ocsf.spool", "wazuh_ocsf.spool_line", "wazuh_ocsf.mapping",
+    "wazuh_ocsf.mapping.routing",  # OCSF_CLASS=auto
+)
 
 
 def bundle_path(package_dir: str) -> str:

@@ -69,11 +69,23 @@ def _short(name: str) -> str:
     return name.split(".", 1)[0].lower()
 
 
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+
+
+def _is_hostname(name: str) -> bool:
+    """Whether ``name`` is a host name as OCSF's ``hostname_t`` takes it: dot-separated labels of
+    letters, digits and inner hyphens (no ``re``: this runs in the hook)."""
+    return all(
+        label and label[0] != "-" and label[-1] != "-" and _HOST_CHARS.issuperset(label) for label in name.split(".")
+    )
+
+
 def remote_host(alert: dict) -> str | None:
     """``predecoder.hostname`` when it names another host than the agent (a syslog line
-    the agent or the manager received from elsewhere), else None."""
+    the agent or the manager received from elsewhere), else None. The predecoder takes the
+    word after the timestamp, which is not always a host (``Info:``): that stays unmapped."""
     hostname = _text(alert, "predecoder", "hostname")
-    if hostname is None:
+    if hostname is None or not _is_hostname(hostname):
         return None
     agent_name = _text(alert, "agent", "name")
     if agent_name is not None and _short(agent_name) == _short(hostname):

@@ -323,8 +323,8 @@ def test_a_table_of_the_other_class_is_named_as_such(aws, security_lake_stub, la
     security_lake_stub.add_response("list_log_sources", log_sources(), {"regions": [REGION]})
     _, checks = doctor_lake(tmp_path, capsys)
     detail = checks["glue table (security_finding)"]["detail"]
-    assert detail.endswith("; the table has finding_info, the mark of detection_finding: objects of another class "
-                           "reach this source")
+    assert detail.endswith("; the table's columns are those of detection_finding, not security_finding: objects "
+                           "of another class reach this source")
 
 
 def test_no_table_and_stale_partitions(aws, security_lake_stub, last_crawl, tmp_path, capsys):

@@ -317,16 +317,19 @@ def check_table(ctx: Context, source: Source) -> Check:
 
 
 def _other_class_hint(source: Source, columns: set) -> str:
-    """A hint when the table looks like another class: it has that class's finding object, not ours."""
-    from wazuh_ocsf.delivered_index import UID_PATHS
+    """A hint when the table's columns are another class's: the class whose top-level columns
+    match the table's best, when that is not ours."""
+    from wazuh_ocsf.arrow_schema import schema_for
 
-    marks = {class_uid: parent for class_uid, (parent, _) in UID_PATHS.items()}
-    ours = marks.get(source.class_uid)
-    others = [uid for uid, column in marks.items() if uid != source.class_uid and column in columns]
-    if ours and ours not in columns and others:
-        return (f"; the table has {marks[others[0]]}, the mark of {CLASS_NAMES[others[0]]}: objects of another "
-                "class reach this source")
-    return ""
+    def fit(class_uid: int) -> int:
+        names = {name.lower() for name in schema_for(class_uid).names}
+        return len(columns & names) - len(columns ^ names)
+
+    best = max(CLASS_NAMES, key=fit)
+    if best == source.class_uid or fit(best) <= fit(source.class_uid):
+        return ""
+    return (f"; the table's columns are those of {CLASS_NAMES[best]}, not {CLASS_NAMES[source.class_uid]}: "
+            "objects of another class reach this source")
 
 
 def check_partitions(ctx: Context, source: Source) -> Check:

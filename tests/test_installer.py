@@ -372,6 +372,7 @@ def test_install_writes_settings_and_never_shows_the_secret(installed):
         "WAZUH_OCSF_SOURCE_LOCATION": "wazuh",
         "WAZUH_OCSF_ROLE_ARN": "arn:aws:iam::123456789012:role/wazuh-provider",
         "WAZUH_OCSF_EXTERNAL_ID": EXTERNAL_ID,
+        "WAZUH_OCSF_SCHEDULER": "systemd",
     }
     assert EXTERNAL_ID not in result.stdout + result.stderr
     assert "WAZUH_OCSF_EXTERNAL_ID=****" in result.stdout

@@ -126,6 +126,10 @@ def test_detection_finding_class_and_a_generated_external_id(security_lake_stub,
     assert len(settings.external_id) == 32 and settings.external_id not in text
     assert settings.destination_prefix(2004) == "ext/wazuhdet/"
     assert settings.destination_prefix(2001) == "ext/wazuh/"  # the other class keeps its source
+    # ... and its provider role: each source has its own, allowed to write to its own location only
+    assert settings.role_arn == "arn:aws:iam::111122223333:role/old"
+    assert settings.detection_finding_role_arn == PROVIDER_ROLE
+    assert (settings.destination_role(2001), settings.destination_role(2004)) == (settings.role_arn, PROVIDER_ROLE)
 
 
 def stubbed_any():

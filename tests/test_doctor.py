@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from ops_support import clean_env, cli, manager_tree, me
-from s3_server import ACCOUNT_ID, REGION
+from s3_server import ACCOUNT_ID, REGION, allow
 
 from wazuh_ocsf.arrow_schema import schema_for
 from wazuh_ocsf.doctor import (
@@ -159,6 +159,26 @@ def test_broken_lake_settings_fail_their_check(tmp_path, lake, provider, changes
     assert [name for name, c in checks.items() if c["status"] == FAIL] == [failing], text
     assert words in checks[failing]["detail"] + checks[failing]["fix"]
     assert "wazuh-ext-wrong" not in text and EXTERNAL_ID not in text
+
+
+def test_every_sources_provider_role_is_assumed(tmp_path, lake, provider):
+    """Each class's source has its own provider role: doctor assumes every one the flusher will."""
+    session, role_arn = provider
+    other = lake.create_provider_role(  # the other source's role, trusting another account's identity
+        "AmazonSecurityLake-Provider-wazuhdet-us-east-1", trusted_user="someone-else", external_id=EXTERNAL_ID,
+        statements=[allow(["s3:PutObject"], [f"arn:aws:s3:::{BUCKET}/ext/wazuhdet/*"])],
+    )
+    config = lake_config(tmp_path, lake, role_arn, WAZUH_OCSF_DETECTION_FINDING_SOURCE="wazuhdet",
+                         WAZUH_OCSF_DETECTION_FINDING_ROLE_ARN=other)
+    home = manager_tree(tmp_path, config=config)
+    code, checks, _ = doctor(tmp_path, home, keys=session.get_credentials())
+    assert code == 1
+    role = checks["provider role"]
+    assert role["status"] == FAIL
+    assert f"assumed {role_arn} with the external id" in role["detail"]
+    assert f"cannot assume {other}" in role["detail"]
+    assert "sts:ExternalId" in role["fix"]
+    assert statuses(checks)["bucket"] == "skip"  # the flusher could not write that class: nothing to try
 
 
 def test_wrong_credentials_fail_and_skip_what_depends_on_them(tmp_path, lake, provider):

@@ -225,7 +225,19 @@ def test_a_missing_or_different_source_fails_with_fixes(aws, security_lake_stub,
     assert source["status"] == FAIL
     assert source["detail"] == (
         f"wazuh: its location is s3://{BUCKET}/ext/wazuh/1.0/ but the flusher writes under ext/wazuh/; its provider "
-        f"role is {PROVIDER_ARN}-new, WAZUH_OCSF_ROLE_ARN is {PROVIDER_ARN}"
+        f"role is {PROVIDER_ARN}-new, the flusher assumes {PROVIDER_ARN} (WAZUH_OCSF_ROLE_ARN)"
+    )
+
+
+def test_a_source_with_its_own_provider_role_matches_its_class_role(aws, security_lake_stub, last_crawl, tmp_path,
+                                                                   capsys):
+    """Each source has its own provider role: ``<CLASS>_ROLE_ARN`` names it, ``ROLE_ARN`` stays the default."""
+    own = PROVIDER_ARN.replace("Provider-wazuh", "Provider-wazuh-own")
+    security_lake_stub.add_response("list_log_sources", log_sources(role=own), {"regions": [REGION]})
+    _, checks = doctor_lake(tmp_path, capsys, WAZUH_OCSF_SECURITY_FINDING_ROLE_ARN=own)
+    source = checks["custom source (security_finding)"]
+    assert (source["status"], source["detail"]) == (
+        OK, f"wazuh in {REGION} (account {ACCOUNT_ID}): s3://{BUCKET}/ext/wazuh/, provider role {own}"
     )
 
 

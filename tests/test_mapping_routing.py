@@ -220,12 +220,14 @@ def test_create_source_all_registers_one_source_per_routed_class(tmp_path, monke
         stubber.assert_no_pending_responses()
     assert code == 0
     out = capsys.readouterr().out
-    assert "must also be allowed to write to the other sources' locations" in out
+    assert "must also be allowed" not in out  # each source's own role writes to it: no IAM edit needed
     settings = load_settings(path=str(config), environ={})
     assert settings.active_routes() == (2002, 2003, 1001, 3002)
     assert [settings.destination_prefix(uid) for uid in (2004, 2002, 2003, 1001, 3002)] == [
         f"ext/{name}/" for name, _ in expected]
-    assert settings.role_arn.endswith("Provider-wazuh-eu-west-1")  # the finding class's role, the first one
+    assert settings.role_arn.endswith("Provider-wazuh-eu-west-1")  # the finding class's role, the default
+    assert [settings.destination_role(uid) for uid in (2004, 2002, 2003, 1001, 3002)] == [
+        f"arn:aws:iam::111122223333:role/AmazonSecurityLake-Provider-{name}-{region}" for name, _ in expected]
 
 
 def test_create_source_names_one_source_only(tmp_path, capsys) -> None:
@@ -262,3 +264,27 @@ def test_installer_ocsf_class_auto_and_one_source_name_per_class() -> None:
     }
     with pytest.raises(UsageError, match="--source-name 'network=x'"):
         _config_updates(build_parser().parse_args(["--source-name", "network=x"]))
+
+
+def test_installer_role_arn_per_class() -> None:
+    """``--role-arn ARN`` is the finding class's (every class's default); ``CLASS=ARN`` one source's own."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "installer"))  # as test_installer does
+    from wazuh_ocsf_installer.cli import build_parser
+    from wazuh_ocsf_installer.errors import UsageError
+    from wazuh_ocsf_installer.plan import _config_updates
+
+    role = "arn:aws:iam::111122223333:role/AmazonSecurityLake-Provider-{}-eu-west-1"
+    args = build_parser().parse_args([
+        "--role-arn", role.format("wazuh"), "--role-arn", "vulnerability_finding=" + role.format("wazuh-vulns"),
+        "--role-arn", "3002=" + role.format("wazuh-logins"),
+    ])
+    assert _config_updates(args) == {
+        "WAZUH_OCSF_ROLE_ARN": role.format("wazuh"),
+        "WAZUH_OCSF_VULNERABILITY_FINDING_ROLE_ARN": role.format("wazuh-vulns"),
+        "WAZUH_OCSF_AUTHENTICATION_ROLE_ARN": role.format("wazuh-logins"),
+    }
+    with pytest.raises(UsageError, match="--role-arn 'network=arn"):
+        _config_updates(build_parser().parse_args(["--role-arn", "network=" + role.format("x")]))

@@ -19,7 +19,7 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 from flush_support import make_events, settings_env, spool_events, uid_of
-from s3_server import ACCOUNT_ID, REGION
+from s3_server import ACCOUNT_ID, REGION, allow
 
 from wazuh_ocsf.arrow_schema import schema_for
 from wazuh_ocsf.config import load_settings
@@ -145,3 +145,37 @@ def test_access_denied_keeps_the_data_and_names_the_permission(lake, provider, t
     assert failed.returncode == 1
     assert f"needs s3:PutObject on arn:aws:s3:::{BUCKET}/ext/not_granted/*" in failed.stderr
     assert lake.keys(BUCKET) == []
+
+
+@pytest.fixture
+def two_sources(lake):
+    """Security Lake's shape for two custom sources: each has its own provider role, allowed to write
+    under its own location only; the writer may assume both (with the external id)."""
+    lake.create_bucket(BUCKET)
+    writer = lake.create_user("wazuh-writer", allow("sts:AssumeRole", "*"))
+    roles = [
+        lake.create_provider_role(
+            f"AmazonSecurityLake-Provider-{name}-us-east-1",
+            trusted_user="wazuh-writer",
+            external_id=EXTERNAL_ID,
+            statements=[allow(["s3:PutObject", "s3:AbortMultipartUpload"], [f"arn:aws:s3:::{BUCKET}/{prefix}*"])],
+        )
+        for name, prefix in (("wazuh", PREFIXES[0]), ("wazuhdet", PREFIXES[1]))
+    ]
+    yield writer, roles
+    lake.delete_bucket(BUCKET)
+    lake.delete_identities()
+
+
+def test_each_class_is_written_by_its_own_sources_provider_role(lake, two_sources, spooled):
+    environ, events = spooled
+    writer, (finding_role, detection_role) = two_sources
+    # ROLE_ARN alone: the detection source's objects are refused by the finding source's role, and kept
+    failed = run_flush(environ, lake, (writer, finding_role))
+    assert failed.returncode == 1
+    assert f"{finding_role} needs s3:PutObject on arn:aws:s3:::{BUCKET}/{PREFIXES[1]}*" in failed.stderr
+
+    both = {**environ, "WAZUH_OCSF_DETECTION_FINDING_ROLE_ARN": detection_role}
+    done = run_flush(both, lake, (writer, finding_role))
+    assert done.returncode == 0, done.stderr
+    assert bucket_uids(lake) == Counter(uid_of(e) for e in events)

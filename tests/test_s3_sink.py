@@ -420,7 +420,7 @@ def test_reasons_for_kms_and_expired_credentials(tmp_path, lake, code, message, 
         extra["WAZUH_OCSF_SSE_KMS_KEY_ID"] = "k-1"
     sink = S3Sink(settings_for(tmp_path, lake, None, **extra))
     error = ClientError({"Error": {"Code": code, "Message": message}}, "PutObject")
-    assert re.search(expected, sink._reason(error, "ext/wazuh/region=x/k"))
+    assert re.search(expected, sink._reason(error, "ext/wazuh/region=x/k", None))
 
 
 def test_named_transient_errors_only():

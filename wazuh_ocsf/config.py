@@ -314,7 +314,11 @@ SETTINGS = (
     Setting("bucket", None, parse_bucket, "Security Lake S3 bucket (its name, not an s3:// URL)", alias="AWS_BUCKET"),
     Setting("region", None, parse_region, "AWS region of the lake", alias="REGION"),
     Setting("account_id", None, _account_id, "account id in the partition path", alias="ACCOUNT_ID"),
-    Setting("role_arn", None, _text, "provider role to assume", alias="ROLE_ARN"),
+    Setting("role_arn", None, _text, "provider role to assume (for every class without its own)", alias="ROLE_ARN"),
+    *(
+        Setting(f"{name}_role_arn", None, _text, f"provider role of class {uid}'s source (default: ROLE_ARN)")
+        for uid, name in CLASS_NAMES.items()
+    ),
     Setting("external_id", None, _text, "external id for AssumeRole", alias="EXTERNAL_ID", secret=True),
     Setting("s3_endpoint_url", None, _text, "endpoint of an S3-compatible store"),
     Setting("sts_endpoint_url", None, _text, "STS endpoint for AssumeRole (default: the region's)"),
@@ -419,6 +423,20 @@ class Settings:
             return location.strip("/") + "/"
         source = self.destination_source(class_uid)
         return f"ext/{source}/" if source else None
+
+    def destination_role(self, class_uid: int) -> str | None:
+        """The provider role that writes a class's objects: its own (``WAZUH_OCSF_<CLASS>_ROLE_ARN``),
+        else ``ROLE_ARN``; None: the default credentials write.
+
+        Security Lake gives each custom source its own provider role, allowed to write to that
+        source's location only.
+        """
+        return self.__dict__[class_name(class_uid) + "_role_arn"] or self.role_arn
+
+    def destination_roles(self) -> tuple:
+        """Every distinct provider role of the classes with a destination, in class order (None: no role)."""
+        roles = [self.destination_role(c) for c in sorted(CLASS_NAMES) if self.has_destination(c)]
+        return tuple(dict.fromkeys(roles))
 
     def has_destination(self, class_uid: int) -> bool:
         """Whether events of this class have somewhere to go."""

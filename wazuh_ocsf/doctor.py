@@ -217,8 +217,10 @@ def check_config(ctx: Context) -> Check:
         missing.append("WAZUH_OCSF_REGION (REGION)")
     if lake_layout and not settings.account_id:
         missing.append("WAZUH_OCSF_ACCOUNT_ID (ACCOUNT_ID)")
-    if settings.role_arn and not _ROLE_ARN.match(settings.role_arn):
-        missing.append(f"a valid WAZUH_OCSF_ROLE_ARN (got {settings.role_arn!r})")
+    for setting in _role_settings(settings):
+        value = getattr(settings, setting.attr)
+        if value and not _ROLE_ARN.match(value):
+            missing.append(f"a valid {setting.env} (got {value!r})")
     if missing:
         fix = "set " + "; ".join(missing) + f" in {settings.config_path}"
         return Check(name, FAIL, f"{settings.config_path}: incomplete", fix)
@@ -227,14 +229,21 @@ def check_config(ctx: Context) -> Check:
     where = [f"{cls} → {', '.join(places)}" for cls, places in sorted(destinations(settings).items()) if places]
     detail = f"{settings.config_path}: class {CLASS_NAMES[settings.ocsf_class]}; " + ", ".join(where)
     detail += _routing_note(settings)
-    if settings.bucket and settings.role_arn and not settings.external_id:
+    if settings.bucket and any(settings.destination_roles()) and not settings.external_id:
         return Check(
             name,
             WARN,
-            detail + "; WAZUH_OCSF_ROLE_ARN is set without WAZUH_OCSF_EXTERNAL_ID",
+            detail + "; a provider role (WAZUH_OCSF_ROLE_ARN) is set without WAZUH_OCSF_EXTERNAL_ID",
             "Security Lake provider roles trust the external id given at create-source: set WAZUH_OCSF_EXTERNAL_ID",
         )
     return Check(name, OK, detail)
+
+
+def _role_settings(settings: Settings) -> list:
+    """``ROLE_ARN`` and each class's ``<CLASS>_ROLE_ARN`` setting."""
+    from wazuh_ocsf.config import SETTINGS
+
+    return [s for s in SETTINGS if s.attr == "role_arn" or s.attr.endswith("_role_arn")]
 
 
 def _routing_note(settings: Settings) -> str:
@@ -849,40 +858,45 @@ def check_credentials(ctx: Context) -> Check:
 
 
 def check_role(ctx: Context) -> Check:
-    """The provider role can be assumed with the external id (then GetCallerIdentity as it: warning only)."""
+    """Each provider role can be assumed with the external id (then GetCallerIdentity as it: warning only)."""
     name = "provider role"
     skipped = _aws_skip(ctx, name)
     if skipped:
         return skipped
-    settings = ctx.settings
-    if not settings.role_arn:
+    roles = [role for role in ctx.settings.destination_roles() if role]
+    if not roles:
         return Check(name, SKIP, "no WAZUH_OCSF_ROLE_ARN: the flusher writes with its own credentials")
     if not ctx.aws.get("credentials"):
         return Check(name, SKIP, "no working credentials to assume it with")
+    checks = [_assume(ctx, role) for role in roles]
+    ctx.aws["role"] = all(status != FAIL for status, _, _ in checks)
+    worst = next((c for c in checks if c[0] == FAIL), None) or next((c for c in checks if c[0] == WARN), checks[0])
+    return Check(name, worst[0], "; ".join(detail for _, detail, _ in checks), worst[2])
+
+
+def _assume(ctx: Context, role_arn: str) -> tuple:
+    """``(status, detail, fix)`` of assuming one provider role as the flusher does."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     from wazuh_ocsf.sinks.s3 import _session_name
 
-    params = {"RoleArn": settings.role_arn, "RoleSessionName": _session_name(f"doctor-{settings.node_name}")}
+    settings = ctx.settings
+    params = {"RoleArn": role_arn, "RoleSessionName": _session_name(f"doctor-{settings.node_name}")}
     if settings.external_id:
         params["ExternalId"] = settings.external_id
     try:
         creds = _client(ctx, "sts", _session(ctx)).assume_role(**params)["Credentials"]
     except ClientError as exc:
         code, message = _aws_error(exc)
-        ctx.aws["role"] = False
-        return Check(
-            name,
+        return (
             FAIL,
-            f"cannot assume {settings.role_arn}: {code}: {message}",
+            f"cannot assume {role_arn}: {code}: {message}",
             "the calling identity needs sts:AssumeRole on the role, and the role's trust policy must allow it with "
             "sts:ExternalId equal to WAZUH_OCSF_EXTERNAL_ID; check both values against the custom source",
         )
     except BotoCoreError as exc:
-        ctx.aws["role"] = False
-        return Check(name, FAIL, f"cannot reach STS: {exc}", "check the network and WAZUH_OCSF_STS_ENDPOINT_URL")
-    ctx.aws["role"] = True
+        return FAIL, f"cannot reach STS: {exc}", "check the network and WAZUH_OCSF_STS_ENDPOINT_URL"
     role_session = boto3.Session(
         aws_access_key_id=creds["AccessKeyId"],
         aws_secret_access_key=creds["SecretAccessKey"],
@@ -893,8 +907,8 @@ def check_role(ctx: Context) -> Check:
     try:
         arn = _client(ctx, "sts", role_session).get_caller_identity()["Arn"]
     except (ClientError, BotoCoreError) as exc:
-        return Check(name, WARN, f"assumed {settings.role_arn}{external}; GetCallerIdentity as it failed: {exc}", "")
-    return Check(name, OK, f"assumed {settings.role_arn}{external} as {arn}")
+        return WARN, f"assumed {role_arn}{external}; GetCallerIdentity as it failed: {exc}", ""
+    return OK, f"assumed {role_arn}{external} as {arn}", ""
 
 
 def _classes(settings: Settings) -> list:
@@ -924,11 +938,12 @@ def check_bucket(ctx: Context) -> Check:
     lake = _LAKE_BUCKET.match(settings.bucket)
     if lake and lake.group(1) != settings.region:
         hint = f"; the bucket name says region {lake.group(1)}, WAZUH_OCSF_REGION is {settings.region}"
-    client = S3Sink(settings).s3_client
+    sink = S3Sink(settings)
     answers = []
     for class_uid in _classes(settings):
         key = settings.destination_prefix(class_uid) + PROBE_KEY_NAME
         try:
+            client = sink.client_for(settings.destination_role(class_uid))  # the flusher's client for the class
             client.get_object(Bucket=settings.bucket, Key=key, Range="bytes=0-0")
             answers.append(f"{key}: readable")
             continue

@@ -170,12 +170,16 @@ def check_source(ctx: Context, source: Source) -> Check:
         problems.append(f"its location is {location} but the flusher writes under {source.prefix}")
     if location and settings.bucket and location[5:].split("/", 1)[0] != settings.bucket:
         problems.append(f"its bucket is {location[5:].split('/', 1)[0]}, WAZUH_OCSF_BUCKET is {settings.bucket}")
-    if role and settings.role_arn and role != settings.role_arn:
-        problems.append(f"its provider role is {role}, WAZUH_OCSF_ROLE_ARN is {settings.role_arn}")
+    writer = settings.destination_role(source.class_uid)
+    if role and writer and role != writer:
+        own = getattr(settings, f"{source.label}_role_arn")
+        setting = f"WAZUH_OCSF_{source.label.upper()}_ROLE_ARN" if own else "WAZUH_OCSF_ROLE_ARN"
+        problems.append(f"its provider role is {role}, the flusher assumes {writer} ({setting})")
     if problems:
         return Check(name, FAIL, f"{source.name}: " + "; ".join(problems),
-                     f"set WAZUH_OCSF_{source.label.upper()}_LOCATION, WAZUH_OCSF_BUCKET and WAZUH_OCSF_ROLE_ARN "
-                     "to the source's values (the Security Lake console's custom source page shows them)")
+                     f"set WAZUH_OCSF_{source.label.upper()}_LOCATION, WAZUH_OCSF_BUCKET and "
+                     f"WAZUH_OCSF_{source.label.upper()}_ROLE_ARN to the source's values (the Security Lake "
+                     "console's custom source page shows them)")
     return Check(name, OK, f"{source.name} in {settings.region} (account {found.get('account') or '?'}): {location}, "
                            f"provider role {role}")
 
@@ -188,7 +192,7 @@ def check_provider_trust(ctx: Context, source: Source) -> Check:
     settings = ctx.settings
     if source.found is None:
         return Check(name, SKIP, "no custom source (see above)")
-    role_arn = (source.found.get("provider") or {}).get("roleArn") or settings.role_arn
+    role_arn = (source.found.get("provider") or {}).get("roleArn") or settings.destination_role(source.class_uid)
     if not role_arn:
         return Check(name, SKIP, "the source names no provider role")
     role_name = role_arn.rsplit("/", 1)[-1]

@@ -111,14 +111,19 @@ def create_custom_source_for_new_role(client, params: dict, *, attempts: int = 6
     return create_custom_source(client, params)
 
 
-def settings_to_write(created: dict, class_uid: int, external_id: str) -> dict:
-    """The settings (attr → text) that point the flusher at a created source."""
+def settings_to_write(created: dict, class_uid: int, external_id: str, *, finding_class: int) -> dict:
+    """The settings (attr → text) that point the flusher at a created source.
+
+    Each source has its own provider role, allowed to write to that source's location only: the
+    finding class's is ``ROLE_ARN`` (the default of every class), any other class's
+    ``<CLASS>_ROLE_ARN``.
+    """
     name = CLASS_NAMES[class_uid]
     return {
         "bucket": created["bucket"],
         f"{name}_source": created["source_name"],
         f"{name}_location": created["location"],
-        "role_arn": created["role_arn"],
+        "role_arn" if class_uid == finding_class else f"{name}_role_arn": created["role_arn"],
         "external_id": external_id,
     }
 

@@ -90,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     settings.add_argument(
         "--source-location", help="exact provider location Security Lake returned (s3://…/ext/<source>/…)"
     )
-    settings.add_argument("--role-arn", help="provider role to assume")
+    settings.add_argument(
+        "--role-arn", action="append", metavar="[CLASS=]ARN",
+        help="provider role to assume (of the finding class, and the default of every class); CLASS=ARN for another "
+        "class's source (each Security Lake source has its own provider role); repeatable",
+    )
     secret = settings.add_mutually_exclusive_group()
     secret.add_argument("--external-id", help="external id for AssumeRole (secret: prefer --external-id-file)")
     secret.add_argument(

@@ -302,11 +302,20 @@ def _config_updates(args) -> dict:
             updates[f"WAZUH_OCSF_{config.class_name(config.parse_any_class(klass)).upper()}_SOURCE"] = name
         except ValueError as exc:
             raise UsageError(f"--source-name {item!r}: {exc}") from None
+    for item in args.role_arn or ():
+        # ARN: the finding class's provider role (every class's default); CLASS=ARN: that class's
+        klass, sep, arn = item.partition("=")
+        if item.startswith("arn:") or not sep:
+            updates["WAZUH_OCSF_ROLE_ARN"] = item
+            continue
+        try:
+            updates[f"WAZUH_OCSF_{config.class_name(config.parse_any_class(klass)).upper()}_ROLE_ARN"] = arn
+        except ValueError as exc:
+            raise UsageError(f"--role-arn {item!r}: {exc}") from None
     for option, key in (
         ("bucket", "WAZUH_OCSF_BUCKET"),
         ("region", "WAZUH_OCSF_REGION"),
         ("account_id", "WAZUH_OCSF_ACCOUNT_ID"),
-        ("role_arn", "WAZUH_OCSF_ROLE_ARN"),
         ("external_id", "WAZUH_OCSF_EXTERNAL_ID"),
         ("output_dir", "WAZUH_OCSF_OUTPUT_DIR"),
     ):

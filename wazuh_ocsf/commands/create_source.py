@@ -66,8 +66,8 @@ def _classes(args: argparse.Namespace, settings) -> list:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Create one source per class, then update the config file with their locations (and the
-    first one's role ARN), bucket and external id."""
+    """Create one source per class, then update the config file with each one's location and
+    provider role, the bucket and the external id."""
     import secrets
 
     from wazuh_ocsf import security_lake
@@ -114,9 +114,7 @@ def run(args: argparse.Namespace) -> int:
             created = security_lake.create_custom_source_for_new_role(client, params)
         else:
             created = security_lake.create_custom_source(client, params)
-        values = security_lake.settings_to_write(created, class_uid, external_id)
-        if results:  # each source has its own provider role: the config keeps the first one's
-            del values["role_arn"]
+        values = security_lake.settings_to_write(created, class_uid, external_id, finding_class=settings.ocsf_class)
         written = update_settings(config_path, values)
         results.append((class_uid, created, written, crawler_role_arn, crawler_role))
     for class_uid, created, written, crawler_role_arn, crawler_role in results:
@@ -132,9 +130,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"provider role: {created['role_arn']}")
         print(f"updated {config_path}: " + ", ".join(w.split("=", 1)[0] for w in written))
     if not args.json:
-        if len(results) > 1:
-            print(f"WAZUH_OCSF_ROLE_ARN is {results[0][1]['role_arn']}: it must also be allowed to write to the other "
-                  "sources' locations (README, Routing: registering the routed classes' sources)")
         print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there, and after the first flush "
               "and crawl `wazuh-ocsf doctor --lake` to check the source, crawler and table")
     return 0

@@ -129,9 +129,9 @@ class S3Sink(Sink):
             # S3-compatible stores rarely resolve <bucket>.<host>; path style works everywhere there.
             s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
         )
-        self._s3 = None
         self._sts = None
-        self._credentials = None
+        self._credentials: dict = {}  # role ARN (None: no role) → credentials
+        self._clients: dict = {}  # role ARN (None: no role) → S3 client
 
     # -- clients -------------------------------------------------------------------------------
 
@@ -142,8 +142,8 @@ class S3Sink(Sink):
 
     @property
     def sts_client(self):
-        """The STS client that assumes the provider role (None when no role is configured)."""
-        if self._settings.role_arn and self._sts is None:
+        """The STS client that assumes the provider roles (None when no class has a role)."""
+        if self._sts is None and any(self._settings.destination_roles()):
             self._sts = self._source().client(
                 "sts",
                 region_name=self._settings.region,
@@ -154,45 +154,53 @@ class S3Sink(Sink):
 
     @property
     def credentials(self):
-        """The credentials that sign the PUTs: refreshable assumed-role ones, or the source's."""
-        if self._credentials is None:
-            if self._settings.role_arn:
-                self._credentials = DeferredRefreshableCredentials(
-                    refresh_using=self._assume_role, method=_FixedCredentialProvider.METHOD
+        """The credentials that sign the PUTs of the default role (``ROLE_ARN``): see :meth:`credentials_for`."""
+        return self.credentials_for(self._settings.role_arn)
+
+    def credentials_for(self, role_arn: str | None):
+        """Refreshable credentials of ``role_arn`` assumed with the external id; the source's for None."""
+        if role_arn not in self._credentials:
+            if role_arn:
+                self._credentials[role_arn] = DeferredRefreshableCredentials(
+                    refresh_using=lambda: self._assume_role(role_arn), method=_FixedCredentialProvider.METHOD
                 )
             else:
-                self._credentials = self._source().get_credentials()
-        return self._credentials
+                self._credentials[role_arn] = self._source().get_credentials()
+        return self._credentials[role_arn]
 
     @property
     def s3_client(self):
-        """The S3 client every PUT goes through (built on first use)."""
-        if self._s3 is None:
-            if self._settings.role_arn:
+        """The S3 client of the default role (``ROLE_ARN``): see :meth:`client_for`."""
+        return self.client_for(self._settings.role_arn)
+
+    def client_for(self, role_arn: str | None):
+        """The S3 client whose PUTs ``role_arn`` signs (the source's credentials for None), built on first use."""
+        if role_arn not in self._clients:
+            if role_arn:
                 core = botocore.session.get_session()
                 resolver = core.get_component("credential_provider")
-                resolver.insert_before("env", _FixedCredentialProvider(self.credentials))
+                resolver.insert_before("env", _FixedCredentialProvider(self.credentials_for(role_arn)))
                 session = boto3.Session(botocore_session=core, region_name=self._settings.region)
             else:
                 session = self._source()
-            self._s3 = session.client(
+            self._clients[role_arn] = session.client(
                 "s3",
                 region_name=self._settings.region,
                 endpoint_url=self._settings.s3_endpoint_url,
                 config=self._client_config,
             )
-        return self._s3
+        return self._clients[role_arn]
 
-    def _assume_role(self) -> dict:
-        """Assume the provider role with the external id; botocore calls this again before expiry."""
+    def _assume_role(self, role_arn: str) -> dict:
+        """Assume a provider role with the external id; botocore calls this again before expiry."""
         params = {
-            "RoleArn": self._settings.role_arn,
+            "RoleArn": role_arn,
             "RoleSessionName": _session_name(self._settings.node_name),
             "DurationSeconds": ASSUME_ROLE_SECONDS,
         }
         if self._settings.external_id:
             params["ExternalId"] = self._settings.external_id
-        log.info("Assuming role %s", self._settings.role_arn)
+        log.info("Assuming role %s", role_arn)
         response = self.sts_client.assume_role(**params)
         creds = response["Credentials"]
         return {
@@ -206,30 +214,39 @@ class S3Sink(Sink):
 
     def describe(self) -> str:
         """``s3://bucket/prefix`` for each class with a destination, plus endpoint and role."""
-        prefixes = [self._settings.destination_prefix(c) for c in sorted(CLASS_NAMES)]
-        text = ", ".join(f"s3://{self._bucket}/{p}" for p in prefixes if p) or f"s3://{self._bucket}/"
-        if self._settings.s3_endpoint_url:
-            text += f" at {self._settings.s3_endpoint_url}"
-        if self._settings.role_arn:
-            text += f" as {self._settings.role_arn}"
+        settings = self._settings
+        classes = [c for c in sorted(CLASS_NAMES) if settings.has_destination(c)]
+        roles = settings.destination_roles()
+        places = []
+        for class_uid in classes:
+            place = f"s3://{self._bucket}/{settings.destination_prefix(class_uid)}"
+            role = settings.destination_role(class_uid)
+            places.append(f"{place} as {role}" if role and len(roles) > 1 else place)
+        text = ", ".join(places) or f"s3://{self._bucket}/"
+        if settings.s3_endpoint_url:
+            text += f" at {settings.s3_endpoint_url}"
+        if len(roles) == 1 and roles[0]:
+            text += f" as {roles[0]}"
         return text
 
     def deliver(self, objects: Sequence[ParquetObject]) -> None:
         """Upload every object (multipart when large), or raise SinkError naming bucket, key, reason."""
-        keyed = [(obj, object_key(self._settings, obj)) for obj in objects]
-        if not keyed:
-            return
-        try:
-            client = self.s3_client
-        except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
-            raise SinkError(f"Cannot set up the S3 client for s3://{self._bucket}/: {exc}") from exc
-        # Interrupted (the flush deadline, ^C) or failed, the manager cancels what is queued on
-        # exit; a request already waiting for S3 ends within WAZUH_OCSF_S3_READ_TIMEOUT.
-        with TransferManager(client, self._transfer_config) as manager:
-            for obj, key in keyed:
-                self._upload(manager, obj, key)
+        by_role: dict = {}  # each class's objects go through the client of its source's provider role
+        for obj in objects:
+            role = self._settings.destination_role(obj.class_uid)
+            by_role.setdefault(role, []).append((obj, object_key(self._settings, obj)))
+        for role, keyed in by_role.items():
+            try:
+                client = self.client_for(role)
+            except BotoCoreError as exc:  # e.g. AWS_PROFILE names a profile that does not exist
+                raise SinkError(f"Cannot set up the S3 client for s3://{self._bucket}/: {exc}") from exc
+            # Interrupted (the flush deadline, ^C) or failed, the manager cancels what is queued on
+            # exit; a request already waiting for S3 ends within WAZUH_OCSF_S3_READ_TIMEOUT.
+            with TransferManager(client, self._transfer_config) as manager:
+                for obj, key in keyed:
+                    self._upload(manager, obj, key, role)
 
-    def _upload(self, manager: TransferManager, obj: ParquetObject, key: str) -> None:
+    def _upload(self, manager: TransferManager, obj: ParquetObject, key: str, role: str | None) -> None:
         for attempt in range(1, self._attempts + 1):
             try:
                 manager.upload(str(obj.path), self._bucket, key, extra_args=dict(self._extra_args)).result()
@@ -238,7 +255,8 @@ class S3Sink(Sink):
                 if not transient or attempt == self._attempts:
                     tries = f" (after {attempt} attempts)" if attempt > 1 else ""
                     raise SinkError(
-                        f"Failed to upload {obj.path} to s3://{self._bucket}/{key}{tries}: {self._reason(exc, key)}"
+                        f"Failed to upload {obj.path} to s3://{self._bucket}/{key}{tries}: "
+                        + self._reason(exc, key, role)
                     ) from exc
                 delay = self._retry_delay * 2 ** (attempt - 1)
                 log.warning(
@@ -257,7 +275,7 @@ class S3Sink(Sink):
                 )
                 return
 
-    def _reason(self, exc: BaseException, key: str) -> str:
+    def _reason(self, exc: BaseException, key: str, role: str | None) -> str:
         """The failure in words, with what to do about it."""
         settings = self._settings
         if isinstance(exc, NoCredentialsError):
@@ -280,11 +298,11 @@ class S3Sink(Sink):
         if exc.operation_name == "AssumeRole":
             if code == "AccessDenied":
                 return (
-                    f"{said}. Cannot assume {settings.role_arn}: the calling identity needs sts:AssumeRole on it, "
+                    f"{said}. Cannot assume {role}: the calling identity needs sts:AssumeRole on it, "
                     "and the role's trust policy must allow that identity with sts:ExternalId equal to "
                     "WAZUH_OCSF_EXTERNAL_ID (EXTERNAL_ID)"
                 )
-            return f"{said} (while assuming {settings.role_arn})"
+            return f"{said} (while assuming {role})"
         if code == "NoSuchBucket":
             return f"{said}. Check WAZUH_OCSF_BUCKET (AWS_BUCKET) and WAZUH_OCSF_REGION (REGION)"
         if code.startswith("KMS.") or "kms" in message.lower():
@@ -294,8 +312,9 @@ class S3Sink(Sink):
             )
         if code == "AccessDenied" or code == "403":
             prefix = key[: key.index("region=")] if "region=" in key else key
+            writer = f"The provider role {role}" if role else "The writer"
             return (
-                f"{said}. The writer needs s3:PutObject on arn:aws:s3:::{self._bucket}/{prefix}* "
+                f"{said}. {writer} needs s3:PutObject on arn:aws:s3:::{self._bucket}/{prefix}* "
                 "(and s3:AbortMultipartUpload there, for failed multipart uploads to clean up)"
                 + (" and the bucket's KMS key must allow kms:GenerateDataKey" if settings.sse == "aws:kms" else "")
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from wazuh_ocsf.class_facts import OCSF_VERSION
 from wazuh_ocsf.config import (
     AUTHENTICATION,
     CLASS_NAMES,
@@ -32,7 +33,6 @@ from wazuh_ocsf.config import (
 )
 from wazuh_ocsf.errors import ConversionError
 
-OCSF_VERSION = "1.1.0"
 UNMAPPED = "unmapped"
 
 _TYPES = {

@@ -4,7 +4,7 @@ import json
 
 import pyarrow as pa
 import pytest
-from flush_support import corpus_events, varied
+from flush_support import corpus_events, previous_release_line, varied
 from ocsf_events import rows_to_events, strip_nulls
 
 from wazuh_ocsf import convert
@@ -54,16 +54,20 @@ def test_unmapped_becomes_a_map_with_nulls_empty_and_repeated_keys_kept():
     with_pairs = dict(base, unmapped={"a": "1", "b": None})
     empty = dict(base, unmapped={})
     absent = {key: value for key, value in base.items() if key != "unmapped"}
-    repeated = encode_event(base).replace(
+    repeated = encode_event(base).replace(b'"_unmapped_keys":[', b'"_unmapped_keys":["a","a",')
+    repeated = repeated.replace(b'"_unmapped_values":[', b'"_unmapped_values":["x","y",')
+    repeated_pairs = previous_release_line(base).replace(
         b'"unmapped":[', b'"unmapped":[{"key":"a","value":"x"},{"key":"a","value":"y"},'
     )
-    data = encode_event(with_pairs) + encode_event(empty) + encode_event(absent) + repeated
-    table = convert_block(data).tables[2001]
-    column = table.column("unmapped").to_pylist()
-    assert column[0] == [("a", "1"), ("b", None)]
-    assert column[1] == []
-    assert column[2] is None
-    assert column[3][:2] == [("a", "x"), ("a", "y")]
+    for encode in (encode_event, previous_release_line):
+        data = encode(with_pairs) + encode(empty) + encode(absent) + repeated + repeated_pairs
+        table = convert_block(data).tables[2001]
+        column = table.column("unmapped").to_pylist()
+        assert column[0] == [("a", "1"), ("b", None)]
+        assert column[1] == []
+        assert column[2] is None
+        assert column[3][:2] == [("a", "x"), ("a", "y")]
+        assert column[4] == column[3]
     assert table.schema.field("unmapped").type == pa.map_(pa.string(), pa.string())
 
 

@@ -165,3 +165,22 @@ def test_a_line_longer_than_a_parse_block_still_converts(monkeypatch):
     result = convert_block(b"".join(lines_of(events)))
     assert result.bad == []
     assert rows_to_events(result.tables[2001].to_pylist()) == [strip_nulls(e) for e in events]
+
+
+def test_lines_in_an_unknown_format_or_with_unmapped_twice_become_bad_lines_alone():
+    good = corpus_events(2001)[:3]
+    lean = encode_event(good[1])
+    future = lean.replace(b'{"_format":2,', b'{"_format":3,')
+    twice = lean.replace(b'"_unmapped_keys":', b'"unmapped":[{"key":"k","value":"v"}],"_unmapped_keys":')
+    unpaired = lean.replace(b'"_unmapped_values":[', b'"_unmapped_values":["extra",')
+    null_key = lean.replace(b'"_unmapped_keys":[', b'"_unmapped_keys":[null,').replace(
+        b'"_unmapped_values":[', b'"_unmapped_values":["v",')
+    data = b"".join([encode_event(good[0]), future, twice, unpaired, null_key, previous_release_line(good[2])])
+    result = convert_block(data)
+    assert [bad.number for bad in result.bad] == [2, 3, 4, 5]
+    reasons = [bad.reason for bad in result.bad]
+    assert "spool line format 3" in reasons[0]
+    assert "twice" in reasons[1]
+    assert "not as many keys as values" in reasons[2]
+    assert "a key is null" in reasons[3]
+    assert rows_to_events(result.tables[2001].to_pylist()) == [strip_nulls(good[0]), strip_nulls(good[2])]

@@ -565,9 +565,8 @@ def parallel_lists_to_map(
     is null.
     """
     keys, values = _plain(keys, memory_pool), _plain(values, memory_pool)
-    if keys.null_count or values.null_count:
-        if not keys.is_null().equals(values.is_null()):
-            raise ConversionError("unmapped: keys without values, or values without keys")
+    if (keys.null_count or values.null_count) and not keys.is_null().equals(values.is_null()):
+        raise ConversionError("unmapped: keys without values, or values without keys")
     if not keys.offsets.equals(values.offsets):
         raise ConversionError("unmapped: a row has not as many keys as values")
     if keys.values.null_count:
@@ -610,12 +609,8 @@ def _restore_struct(array: pa.StructArray, below: dict, lean: pa.Array | bool) -
         if field.name in below:
             child = _restored(child, below[field.name], lean)
         children.append(child)
-    if not array.null_count:
-        mask = None
-    elif lean is True:
-        mask = None
-    else:
-        mask = pc.and_(array.is_null(), pc.invert(lean))
+    # A lean line left the struct out only when every attribute in it was put back.
+    mask = None if not array.null_count or lean is True else pc.and_(array.is_null(), pc.invert(lean))
     return pa.StructArray.from_arrays(children, fields=list(array.type), mask=mask)
 
 

@@ -69,7 +69,8 @@ def _env(workdir: Path) -> dict:
 def templates(full: bool = False) -> list:
     """Spool lines of the corpus (class 2001) split around their finding uid and time; lean
     lines, or with ``full`` the previous release's full lines (the whole OCSF event)."""
-    from flush_support import corpus_events, previous_release_line
+    from flush_support import corpus_events
+    from spool_support import previous_release_line
 
     from wazuh_ocsf.spool_line import encode_event
 

@@ -24,16 +24,6 @@ def corpus_events(class_uid: int = 2001) -> list:
     return events
 
 
-def previous_release_line(event: dict) -> bytes:
-    """The spool line the previous release (format 1, no ``_format``) wrote for ``event``:
-    a copy of its encoder, so tests can build the spools an upgrade finds."""
-    unmapped = event.get("unmapped")
-    if unmapped is not None:
-        event = dict(event)
-        event["unmapped"] = [{"key": key, "value": value} for key, value in unmapped.items()]
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace") + b"\n"
-
-
 def uid_of(event: dict) -> str:
     """The finding uid of an OCSF event of any class."""
     parent, child = UID_PATHS[event["class_uid"]]

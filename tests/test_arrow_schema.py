@@ -17,8 +17,8 @@ pa = pytest.importorskip("pyarrow", reason="pyarrow is needed for the Arrow sche
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.json as pa_json  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
-from flush_support import previous_release_line  # noqa: E402
 from ocsf_events import CLASS_UIDS, SETTINGS, map_corpus, parquet_round_trip, rows_to_events  # noqa: E402
+from spool_support import previous_release_line  # noqa: E402
 
 from wazuh_ocsf.arrow_schema import (  # noqa: E402
     events_to_table,

@@ -4,8 +4,9 @@ import json
 
 import pyarrow as pa
 import pytest
-from flush_support import corpus_events, previous_release_line, varied
+from flush_support import corpus_events, varied
 from ocsf_events import rows_to_events, strip_nulls
+from spool_support import previous_release_line
 
 from wazuh_ocsf import convert
 from wazuh_ocsf.arrow_schema import schema_for

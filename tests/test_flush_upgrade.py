@@ -21,10 +21,10 @@ from flush_support import (
     corpus_events,
     make_events,
     make_settings,
-    previous_release_line,
     spool_events,
     varied,
 )
+from spool_support import previous_release_line
 from test_flusher import assert_exactly_once, assert_spool_drained
 
 from wazuh_ocsf.flusher import flush

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from flush_support import previous_release_line
 from ocsf_events import CLASS_UIDS, map_corpus
+from spool_support import previous_release_line
 
 from wazuh_ocsf.class_facts import CLASSES, SEVERITIES, derived_attributes
 from wazuh_ocsf.config import CLASS_NAMES

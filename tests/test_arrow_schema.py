@@ -221,9 +221,14 @@ def test_old_and_new_spool_lines_of_the_same_events_give_identical_tables(class_
     events = [*map_corpus(class_uid).values(), *sink_events(class_uid)]
     events.append({key: value for key, value in events[0].items() if key != "unmapped"})  # a null map
     events.append({**events[0], "unmapped": {}})  # an empty one
+    # Attributes that differ from the table stay in the lean line; one the table would fill
+    # makes the event a full-format line.
+    events.append({**events[0], "severity": "Very high", "metadata": {**events[0]["metadata"], "log_name": "x"}})
+    events.append({**events[0], "activity_id": 99, "activity_name": "Other", "type_uid": class_uid * 100 + 99})
+    events.append({**events[0], "class_name": None})
     old = b"".join(previous_release_line(event) for event in events)
     new = b"".join(encode_event(event) for event in events)
-    assert new.count(b'{"_format":2,') == len(events)
+    assert new.count(b'{"_format":2,') == len(events) - 1
     mixed = b"".join((encode_event if i % 3 else previous_release_line)(event) for i, event in enumerate(events))
     expected = events_to_table(events, class_uid)
     for block_size in (None, 1 << 16):  # one chunk; several, some of them all-old or all-new

@@ -63,12 +63,15 @@ def test_an_attribute_that_differs_from_the_table_stays_in_the_line():
 
 def test_an_event_the_table_would_add_to_is_written_in_the_full_format():
     event = next(iter(map_corpus(2001).values()))
-    for missing in (("severity",), ("metadata", "product", "lang")):
+    for missing, null in ((("severity",), False), (("metadata", "product", "lang"), False), (("state",), True)):
         odd = json.loads(json.dumps(event))
         parent = odd
         for name in missing[:-1]:
             parent = parent[name]
-        del parent[missing[-1]]
+        if null:
+            parent[missing[-1]] = None
+        else:
+            del parent[missing[-1]]
         line = encode_event(odd)
         assert FORMAT not in json.loads(line)
         assert line == previous_release_line(odd)

@@ -92,8 +92,8 @@ def _lean(event: dict) -> dict | None:
         if expected is None:
             continue
         actual = _at(event, path)
-        if actual is _MISSING:
-            return None  # restoring would add an attribute the event does not have
+        if actual is _MISSING or actual is None:
+            return None  # restoring would fill an attribute the event does not have
         if type(actual) is type(expected) and actual == expected:
             if len(path) == 1:
                 left_out.add(path[0])

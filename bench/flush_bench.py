@@ -15,7 +15,9 @@ process with pyarrow limited to one CPU thread and one I/O thread:
 Prints events/s, the ratio (target ≥ 6×), peak RSS from the child's rusage (target ≤ 300 MB at
 1,000,000 events) and events/s per core against the goal of 100,000. ``--runs R`` repeats the
 baseline and the flush, interleaved, on copies of the same spools and prints each run's ratio
-and their range; ``--rss-only`` runs the flush once and prints only its peak RSS.
+and their range; ``--rss-only`` runs the flush once and prints only its peak RSS;
+``--formats`` flushes the same ``--events`` as lean lines and as the previous release's full
+lines, ``--rounds`` times interleaved, and prints the median ratio of their rates.
 
 Then small segments: the same ``--small-events`` events (default 1,000) flushed from one
 segment each and from a single segment, each in its own child, ``--rounds`` times interleaved;
@@ -23,7 +25,7 @@ prints the median ratio of the wall times (target ≤ 3×: batching makes the ma
 case one conversion).
 
     .venv/bin/python bench/flush_bench.py [--events N] [--baseline-events M] [--small-events K]
-        [--rounds R] [--runs R] [--rss-only] [--workdir DIR]
+        [--rounds R] [--runs R] [--rss-only] [--formats] [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -209,6 +211,29 @@ def small_segments(root: Path, count: int, rounds: int) -> None:
     print(f"small segments: median {median:.2f}x (target <= {TARGET_SMALL_RATIO:.0f}x): {verdict}")
 
 
+def line_formats(root: Path, count: int, segment_bytes: int, rounds: int) -> None:
+    """The same events flushed from lean lines and from the previous release's full lines, interleaved."""
+    import statistics
+
+    ratios = []
+    for number in range(rounds):
+        rates = {}
+        for label, full in (("full", True), ("lean", False)):
+            workdir = root / f"format-{label}-{number}"
+            build_spool(workdir, count, segment_bytes, full=full)
+            result, _, _ = run_child(["--child", "flush", "--workdir", str(workdir)])
+            if not result["ok"] or result["events"] != count:
+                raise SystemExit(f"FLUSH INCOMPLETE: {result}")
+            rates[label] = count / result["cpu"]
+            shutil.rmtree(workdir, ignore_errors=True)
+        ratios.append(rates["lean"] / rates["full"])
+        print(
+            f"line formats, round {number + 1}: full lines {rates['full']:,.0f} events/s per core, "
+            f"lean lines {rates['lean']:,.0f}: {ratios[-1]:.2f}x"
+        )
+    print(f"lean vs full lines: median {statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}x)")
+
+
 def run_child(args: list) -> tuple:
     """Run this script as a child; (its JSON line, its peak RSS in MB, its wall seconds)."""
     started = time.perf_counter()
@@ -231,6 +256,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of the small-segment case")
     parser.add_argument("--runs", type=int, default=1, help="baseline/flush pairs, interleaved (default 1)")
     parser.add_argument("--rss-only", action="store_true", help="only the flush's peak RSS at --events")
+    parser.add_argument("--formats", action="store_true", help="only lean vs the previous release's lines")
     parser.add_argument("--workdir", help="where to build the spool (default: a temporary directory, removed)")
     parser.add_argument("--child", choices=["flush", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -242,6 +268,9 @@ def main(argv: list | None = None) -> int:
 
     root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="flush-bench-"))
     try:
+        if args.formats:
+            line_formats(root, args.events, args.segment_bytes, args.rounds)
+            return 0
         flush_dir, base_dir = root / "flush", root / "baseline"
         started = time.perf_counter()
         spool_bytes, segments = build_spool(flush_dir, args.events, args.segment_bytes)

@@ -16,14 +16,9 @@ import pytest
 
 pytest.importorskip("pyarrow")
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from flush_support import (
-    corpus_events,
-    make_events,
-    make_settings,
-    spool_events,
-    varied,
-)
+from flush_support import corpus_events, make_events, make_settings, spool_events, varied
 from spool_support import previous_release_line
 from test_flusher import assert_exactly_once, assert_spool_drained
 
@@ -55,7 +50,7 @@ def _tables(out: Path) -> dict:
     for class_uid, parts in tables.items():
         table = pa.concat_tables(parts)
         key = "finding" if class_uid == 2001 else "finding_info"
-        order = pa.compute.sort_indices(pa.compute.struct_field(table.column(key), "uid"))
+        order = pc.sort_indices(pc.struct_field(table.column(key), "uid"))
         result[class_uid] = table.take(order)
     return result
 

@@ -102,7 +102,7 @@ def derived_attributes(class_uid: int) -> tuple:
     found = _DERIVED.get(class_uid)
     if found is None:
         facts = CLASSES[class_uid]
-        found = (
+        found = [
             (("category_uid",), None, facts.category[0]),
             (("category_name",), None, facts.category[1]),
             (("class_name",), None, facts.name),
@@ -110,9 +110,11 @@ def derived_attributes(class_uid: int) -> tuple:
             (("type_uid",), "activity_id", {i: class_uid * 100 + i for i in facts.activities}),
             (("type_name",), "activity_id", {i: f"{facts.name}: {name}" for i, name in facts.activities.items()}),
             (("severity",), "severity_id", SEVERITIES),
-            *((("status",), "status_id", facts.statuses),) * bool(facts.statuses),
-            *((("state",), "state_id", facts.states),) * bool(facts.states),
-            *((("metadata", *path), None, value) for path, value in METADATA_CONSTANTS),
-        )
-        _DERIVED[class_uid] = found
+        ]
+        if facts.statuses:
+            found.append((("status",), "status_id", facts.statuses))
+        if facts.states:
+            found.append((("state",), "state_id", facts.states))
+        found.extend((("metadata", *path), None, value) for path, value in METADATA_CONSTANTS)
+        found = _DERIVED[class_uid] = tuple(found)
     return found

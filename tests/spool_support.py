@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -110,3 +111,13 @@ def lock_held_elsewhere(path: Path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def previous_release_line(event: dict) -> bytes:
+    """The spool line the previous release (format 1, no ``_format``) wrote for ``event``:
+    a copy of its encoder, so tests can build the spools an upgrade finds."""
+    unmapped = event.get("unmapped")
+    if unmapped is not None:
+        event = dict(event)
+        event["unmapped"] = [{"key": key, "value": value} for key, value in unmapped.items()]
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace") + b"\n"

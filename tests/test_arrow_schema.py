@@ -18,6 +18,7 @@ import pyarrow.compute as pc  # noqa: E402
 import pyarrow.json as pa_json  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 from ocsf_events import CLASS_UIDS, SETTINGS, map_corpus, parquet_round_trip, rows_to_events  # noqa: E402
+from spool_support import previous_release_line  # noqa: E402
 
 from wazuh_ocsf.arrow_schema import (  # noqa: E402
     events_to_table,
@@ -202,6 +203,42 @@ def test_spool_line_path_gives_the_same_table(class_uid: int) -> None:
         assert table.schema.equals(schema_for(class_uid), check_metadata=True)
         assert table.equals(expected)
         assert rows_to_events(table.to_pylist()) == events
+
+
+def _read_spool_lines(data: bytes, class_uid: int, block_size: int | None = None) -> pa.Table:
+    read_options = pa_json.ReadOptions(block_size=block_size) if block_size else pa_json.ReadOptions()
+    parse_options = pa_json.ParseOptions(
+        explicit_schema=spool_read_schema(class_uid), unexpected_field_behavior="error"
+    )
+    return from_spool_table(pa_json.read_json(io.BytesIO(data), read_options=read_options,
+                                              parse_options=parse_options), class_uid)
+
+
+@pytest.mark.parametrize("class_uid", CLASS_UIDS, ids=lambda uid: CLASS_NAMES[uid])
+def test_old_and_new_spool_lines_of_the_same_events_give_identical_tables(class_uid: int) -> None:
+    """An upgrade changes nothing in the Parquet: the previous release's lines (format 1), the
+    lean lines (format 2) and any mix of them become the very same table, schema metadata included."""
+    events = [*map_corpus(class_uid).values(), *sink_events(class_uid)]
+    events.append({key: value for key, value in events[0].items() if key != "unmapped"})  # a null map
+    events.append({**events[0], "unmapped": {}})  # an empty one
+    # Attributes that differ from the table stay in the lean line; one the table would fill
+    # makes the event a full-format line.
+    events.append({**events[0], "severity": "Very high", "metadata": {**events[0]["metadata"], "log_name": "x"}})
+    events.append({**events[0], "activity_id": 99, "activity_name": "Other", "type_uid": class_uid * 100 + 99})
+    events.append({**events[0], "class_name": None})
+    old = b"".join(previous_release_line(event) for event in events)
+    new = b"".join(encode_event(event) for event in events)
+    assert new.count(b'{"_format":2,') == len(events) - 1
+    mixed = b"".join((encode_event if i % 3 else previous_release_line)(event) for i, event in enumerate(events))
+    expected = events_to_table(events, class_uid)
+    for block_size in (None, 1 << 16):  # one chunk; several, some of them all-old or all-new
+        old_table = _read_spool_lines(old, class_uid, block_size)
+        new_table = _read_spool_lines(new, class_uid, block_size)
+        mixed_table = _read_spool_lines(mixed, class_uid, block_size)
+        for table in (old_table, new_table, mixed_table):
+            assert table.schema.equals(schema_for(class_uid), check_metadata=True)
+            assert table.equals(old_table, check_metadata=True)
+            assert table.combine_chunks().equals(expected.combine_chunks(), check_metadata=True)
 
 
 def test_spool_reader_refuses_attributes_outside_the_schema() -> None:

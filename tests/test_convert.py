@@ -6,6 +6,7 @@ import pyarrow as pa
 import pytest
 from flush_support import corpus_events, varied
 from ocsf_events import rows_to_events, strip_nulls
+from spool_support import previous_release_line
 
 from wazuh_ocsf import convert
 from wazuh_ocsf.arrow_schema import schema_for
@@ -54,16 +55,20 @@ def test_unmapped_becomes_a_map_with_nulls_empty_and_repeated_keys_kept():
     with_pairs = dict(base, unmapped={"a": "1", "b": None})
     empty = dict(base, unmapped={})
     absent = {key: value for key, value in base.items() if key != "unmapped"}
-    repeated = encode_event(base).replace(
+    repeated = encode_event(base).replace(b'"_unmapped_keys":[', b'"_unmapped_keys":["a","a",')
+    repeated = repeated.replace(b'"_unmapped_values":[', b'"_unmapped_values":["x","y",')
+    repeated_pairs = previous_release_line(base).replace(
         b'"unmapped":[', b'"unmapped":[{"key":"a","value":"x"},{"key":"a","value":"y"},'
     )
-    data = encode_event(with_pairs) + encode_event(empty) + encode_event(absent) + repeated
-    table = convert_block(data).tables[2001]
-    column = table.column("unmapped").to_pylist()
-    assert column[0] == [("a", "1"), ("b", None)]
-    assert column[1] == []
-    assert column[2] is None
-    assert column[3][:2] == [("a", "x"), ("a", "y")]
+    for encode in (encode_event, previous_release_line):
+        data = encode(with_pairs) + encode(empty) + encode(absent) + repeated + repeated_pairs
+        table = convert_block(data).tables[2001]
+        column = table.column("unmapped").to_pylist()
+        assert column[0] == [("a", "1"), ("b", None)]
+        assert column[1] == []
+        assert column[2] is None
+        assert column[3][:2] == [("a", "x"), ("a", "y")]
+        assert column[4] == column[3]
     assert table.schema.field("unmapped").type == pa.map_(pa.string(), pa.string())
 
 
@@ -161,3 +166,22 @@ def test_a_line_longer_than_a_parse_block_still_converts(monkeypatch):
     result = convert_block(b"".join(lines_of(events)))
     assert result.bad == []
     assert rows_to_events(result.tables[2001].to_pylist()) == [strip_nulls(e) for e in events]
+
+
+def test_lines_in_an_unknown_format_or_with_unmapped_twice_become_bad_lines_alone():
+    good = corpus_events(2001)[:3]
+    lean = encode_event(good[1])
+    future = lean.replace(b'{"_format":2,', b'{"_format":3,')
+    twice = lean.replace(b'"_unmapped_keys":', b'"unmapped":[{"key":"k","value":"v"}],"_unmapped_keys":')
+    unpaired = lean.replace(b'"_unmapped_values":[', b'"_unmapped_values":["extra",')
+    null_key = lean.replace(b'"_unmapped_keys":[', b'"_unmapped_keys":[null,').replace(
+        b'"_unmapped_values":[', b'"_unmapped_values":["v",')
+    data = b"".join([encode_event(good[0]), future, twice, unpaired, null_key, previous_release_line(good[2])])
+    result = convert_block(data)
+    assert [bad.number for bad in result.bad] == [2, 3, 4, 5]
+    reasons = [bad.reason for bad in result.bad]
+    assert "spool line format 3" in reasons[0]
+    assert "twice" in reasons[1]
+    assert "not as many keys as values" in reasons[2]
+    assert "a key is null" in reasons[3]
+    assert rows_to_events(result.tables[2001].to_pylist()) == [strip_nulls(good[0]), strip_nulls(good[2])]

@@ -21,6 +21,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from wazuh_ocsf import spool_line
+from wazuh_ocsf.class_facts import OCSF_VERSION, derived_attributes
 from wazuh_ocsf.config import (
     AUTHENTICATION,
     CLASS_NAMES,
@@ -32,7 +34,6 @@ from wazuh_ocsf.config import (
 )
 from wazuh_ocsf.errors import ConversionError
 
-OCSF_VERSION = "1.1.0"
 UNMAPPED = "unmapped"
 
 _TYPES = {
@@ -497,25 +498,44 @@ def schema_for(class_uid: int) -> pa.Schema:
 
 
 UNMAPPED_SPOOL_TYPE = pa.list_(pa.struct([pa.field("key", pa.string()), pa.field("value", pa.string())]))
+#: The spool line's own columns (:mod:`wazuh_ocsf.spool_line`): its format and the lean
+#: format's ``unmapped`` as two parallel lists.
+SPOOL_LINE_FIELDS = (
+    pa.field(spool_line.FORMAT, pa.int32()),
+    pa.field(spool_line.UNMAPPED_KEYS, pa.list_(pa.string())),
+    pa.field(spool_line.UNMAPPED_VALUES, pa.list_(pa.string())),
+)
 
 
 def spool_read_schema(class_uid: int) -> pa.Schema:
-    """:func:`schema_for` with ``unmapped`` as ``list<struct<key, value>>``, as spool lines store it.
+    """:func:`schema_for` as spool lines of either format hold it, for the JSON reader.
 
-    For ``pyarrow.json.read_json(..., parse_options=ParseOptions(explicit_schema=...))``;
-    :func:`from_spool_table` then turns the result into a :func:`schema_for` table.
+    ``unmapped`` is ``list<struct<key, value>>`` (the full format) and the line's own fields
+    (:data:`SPOOL_LINE_FIELDS`) come last. For ``pyarrow.json.read_json(...,
+    parse_options=ParseOptions(explicit_schema=...))``; :func:`from_spool_table` then turns
+    the result into a :func:`schema_for` table.
     """
     key = ("spool", class_uid)
     if key not in _CACHE:
         schema = schema_for(class_uid)
         index = schema.get_field_index(UNMAPPED)
         field = schema.field(index)
-        _CACHE[key] = schema.set(index, pa.field(UNMAPPED, UNMAPPED_SPOOL_TYPE, metadata=field.metadata))
+        schema = schema.set(index, pa.field(UNMAPPED, UNMAPPED_SPOOL_TYPE, metadata=field.metadata))
+        for extra in SPOOL_LINE_FIELDS:
+            schema = schema.append(extra)
+        _CACHE[key] = schema
     return _CACHE[key]
 
 
+def _plain(array: pa.Array, memory_pool: pa.MemoryPool | None) -> pa.Array:
+    """``array`` without an offset (from_arrays cannot take a null mask with sliced offsets)."""
+    if array.offset or (len(array) and array.offsets[0].as_py()):
+        return pa.concat_arrays([array], memory_pool=memory_pool)
+    return array
+
+
 def key_value_list_to_map(
-    column: pa.ChunkedArray, map_type: pa.DataType, *, memory_pool: pa.MemoryPool | None = None
+    column: pa.ChunkedArray | pa.Array, map_type: pa.DataType, *, memory_pool: pa.MemoryPool | None = None
 ) -> pa.ChunkedArray:
     """A ``list<struct<key, value>>`` column → ``map_type``, with no Python loop per row.
 
@@ -523,9 +543,8 @@ def key_value_list_to_map(
     hold either).
     """
     chunks = []
-    for chunk in column.chunks:
-        if chunk.offset:  # from_arrays cannot take a null mask with sliced offsets
-            chunk = pa.concat_arrays([chunk], memory_pool=memory_pool)
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        chunk = _plain(chunk, memory_pool)
         pairs = chunk.values
         if pairs.null_count:
             raise ConversionError(f"{column.type}: a key/value pair is null")
@@ -537,25 +556,130 @@ def key_value_list_to_map(
     return pa.chunked_array(chunks, type=map_type)
 
 
+def parallel_lists_to_map(
+    keys: pa.Array, values: pa.Array, map_type: pa.DataType, *, memory_pool: pa.MemoryPool | None = None
+) -> pa.Array:
+    """Two ``list<string>`` arrays of the same lengths row by row → ``map_type``, no Python loop.
+
+    A row is null where both are. Raises ConversionError when they do not pair up or a key
+    is null.
+    """
+    keys, values = _plain(keys, memory_pool), _plain(values, memory_pool)
+    if (keys.null_count or values.null_count) and not keys.is_null().equals(values.is_null()):
+        raise ConversionError("unmapped: keys without values, or values without keys")
+    if not keys.offsets.equals(values.offsets):
+        raise ConversionError("unmapped: a row has not as many keys as values")
+    if keys.values.null_count:
+        raise ConversionError("unmapped: a key is null")
+    mask = keys.is_null() if keys.null_count else None
+    return pa.MapArray.from_arrays(keys.offsets, keys.values, values.values, type=map_type, pool=memory_pool, mask=mask)
+
+
+def _lean_rows(batch: pa.RecordBatch) -> pa.Array | bool:
+    """Which rows are lean spool lines: True (all), False (none) or a boolean array."""
+    formats = batch.column(spool_line.FORMAT)
+    if formats.null_count == len(formats):
+        return False
+    found = pc.min_max(formats).as_py()
+    if found["min"] != spool_line.LEAN or found["max"] != spool_line.LEAN:
+        bad = found["max"] if found["max"] != spool_line.LEAN else found["min"]
+        raise ConversionError(f"spool line format {bad} is not one this version reads")
+    return True if not formats.null_count else formats.is_valid()
+
+
+def _derive(source: pa.Array | None, values: object, target: pa.DataType) -> pa.Array | pa.Scalar:
+    """The value of a derived attribute for every row (see ``class_facts.derived_attributes``)."""
+    if source is None:
+        return pa.scalar(values, target)
+    ids = pa.array(list(values), source.type)
+    return pc.take(pa.array(list(values.values()), target), pc.index_in(source, value_set=ids))
+
+
+def _put_back(array: pa.Array, derived: object, lean: pa.Array | bool) -> pa.Array:
+    """``array`` with the derived value where a lean row left the attribute out."""
+    filled = pc.coalesce(array, derived)
+    return filled if lean is True else pc.if_else(lean, filled, array)
+
+
+def _restore_struct(array: pa.StructArray, below: dict, lean: pa.Array | bool) -> pa.StructArray:
+    """A struct column with derived children put back; every lean row has the struct."""
+    children = []
+    for index, field in enumerate(array.type):
+        child = array.field(index)
+        if field.name in below:
+            child = _restored(child, below[field.name], lean)
+        children.append(child)
+    # A lean line left the struct out only when every attribute in it was put back.
+    mask = None if not array.null_count or lean is True else pc.and_(array.is_null(), pc.invert(lean))
+    return pa.StructArray.from_arrays(children, fields=list(array.type), mask=mask)
+
+
+def _restored(array: pa.Array, spec: object, lean: pa.Array | bool) -> pa.Array:
+    if isinstance(spec, dict):
+        return _restore_struct(array, spec, lean)
+    return _put_back(array, spec, lean)
+
+
+def _derived_tree(batch: pa.RecordBatch, schema: pa.Schema, class_uid: int) -> dict:
+    """``{top attribute: derived values, or {child: …}}`` of ``class_uid`` for one batch."""
+    tree: dict = {}
+    for path, source, values in derived_attributes(class_uid):
+        field_type = schema.field(path[0]).type
+        for name in path[1:]:
+            field_type = field_type.field(name).type
+        node = tree
+        for name in path[:-1]:
+            node = node.setdefault(name, {})
+        node[path[-1]] = _derive(None if source is None else batch.column(source), values, field_type)
+    return tree
+
+
 def from_spool_table(table: pa.Table, class_uid: int, *, memory_pool: pa.MemoryPool | None = None) -> pa.Table:
     """A table read with :func:`spool_read_schema` → the same rows in :func:`schema_for`'s schema.
 
-    The ``unmapped`` list of pairs becomes a map (:func:`key_value_list_to_map`); any other
-    column whose type differs is cast. What the flusher's conversion runs.
+    Rows of either spool line format: ``unmapped`` becomes a map from the list of pairs
+    (:func:`key_value_list_to_map`) or from the two lists (:func:`parallel_lists_to_map`),
+    and in lean rows the attributes the line left out are put back from
+    :func:`wazuh_ocsf.class_facts.derived_attributes`, all with Arrow compute, batch by
+    batch. What the flusher's conversion runs. Raises ConversionError for a line that holds
+    ``unmapped`` in both forms or names a format this version does not read.
     """
     if table.schema.get_field_index(UNMAPPED) < 0:
         raise ValueError("table has no unmapped column: was it read with spool_read_schema()?")
     schema = schema_for(class_uid)
-    columns = []
-    for target in schema:
-        column = table.column(target.name)
-        if column.type != target.type:
-            if pa.types.is_map(target.type):
-                column = key_value_list_to_map(column, target.type, memory_pool=memory_pool)
-            else:
+    has_line_fields = table.schema.get_field_index(spool_line.FORMAT) >= 0
+    batches = []
+    for batch in table.to_batches():
+        lean = _lean_rows(batch) if has_line_fields else False
+        tree = _derived_tree(batch, schema, class_uid) if lean is not False else {}
+        columns = []
+        for target in schema:
+            column = batch.column(target.name)
+            if target.name == UNMAPPED:
+                column = _unmapped_map(batch, target.type, has_line_fields, memory_pool)
+            elif column.type != target.type:
                 column = pc.cast(column, target.type, memory_pool=memory_pool)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, schema=schema)
+            if target.name in tree:
+                column = _restored(column, tree[target.name], lean)
+            columns.append(column)
+        batches.append(pa.RecordBatch.from_arrays(columns, schema=schema))
+    return pa.Table.from_batches(batches, schema=schema) if batches else schema.empty_table()
+
+
+def _unmapped_map(batch: pa.RecordBatch, map_type: pa.DataType, has_line_fields: bool, memory_pool) -> pa.Array:
+    pairs = key_value_list_to_map(batch.column(UNMAPPED), map_type, memory_pool=memory_pool).chunk(0)
+    if not has_line_fields:
+        return pairs
+    keys = batch.column(spool_line.UNMAPPED_KEYS)
+    values = batch.column(spool_line.UNMAPPED_VALUES)
+    if keys.null_count == len(keys) and values.null_count == len(values):
+        return pairs
+    lists = parallel_lists_to_map(keys, values, map_type, memory_pool=memory_pool)
+    if pairs.null_count == len(pairs):
+        return lists
+    if pc.any(pc.and_(pairs.is_valid(), lists.is_valid())).as_py():
+        raise ConversionError("unmapped is in the line twice: as key/value pairs and as two lists")
+    return pc.coalesce(pairs, lists)
 
 
 def events_to_table(events: list, class_uid: int) -> pa.Table:

@@ -3,9 +3,11 @@
 The fast path hands a whole block of spool lines to pyarrow's JSON reader with the class's
 explicit read schema (never an inferred one) and ``unexpected_field_behavior="error"``, so
 an unknown field, a wrong type or an out-of-range integer fails instead of silently growing
-or losing a column. The reader cannot build ``map`` columns: ``unmapped`` is read as
-``list<struct<key, value>>`` (the spool line form) and rebuilt as ``map<string, string>``
-with :meth:`pyarrow.MapArray.from_arrays`, without a Python loop per event.
+or losing a column. The reader cannot build ``map`` columns: ``unmapped`` is read as the
+spool line stores it (two lists of keys and values, or the earlier format's
+``list<struct<key, value>>``) and rebuilt as ``map<string, string>``, and the attributes a
+lean line leaves out are put back, all by :func:`wazuh_ocsf.arrow_schema.from_spool_table`
+without a Python loop per event.
 
 A block that fails is split in halves, recursively, until each failing piece is one line:
 every good line still converts at full speed and exactly the bad lines come back as

@@ -19,6 +19,8 @@ for its description (``message``).
 
 from __future__ import annotations
 
+from wazuh_ocsf.class_facts import CLASSES
+from wazuh_ocsf.config import AUTHENTICATION
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping.base import (
     PROFILE_HOST,
@@ -37,11 +39,11 @@ from wazuh_ocsf.mapping.routing import (
     windows_eventdata,
 )
 
-CLASS_UID = 3002
-CLASS_NAME = "Authentication"
-CATEGORY = (3, "Identity & Access Management")
-LOGON = (1, "Logon")
-SUCCESS, FAILURE, STATUS_UNKNOWN = (1, "Success"), (2, "Failure"), (0, "Unknown")
+CLASS_UID = AUTHENTICATION
+CLASS_NAME = CLASSES[CLASS_UID].name
+CATEGORY = CLASSES[CLASS_UID].category
+LOGON = CLASSES[CLASS_UID].activity(1)
+SUCCESS, FAILURE, STATUS_UNKNOWN = (CLASSES[CLASS_UID].status(i) for i in (1, 2, 0))
 SUCCESS_GROUPS = frozenset({"authentication_success"})
 FAILURE_GROUPS = frozenset(
     {"authentication_failed", "authentication_failures", "invalid_login", "win_authentication_failed"}

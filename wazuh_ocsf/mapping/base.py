@@ -8,6 +8,7 @@ have, in one place, and records in ``used`` the alert paths they hold exactly.
 from __future__ import annotations
 
 from wazuh_ocsf import json_codec
+from wazuh_ocsf.class_facts import CLASSES
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import common
 from wazuh_ocsf.mapping.common import as_int, as_text, cut, severity, text_list
@@ -139,14 +140,15 @@ def base_event(
     product_version: str | None,
     used: set,
     *,
-    category: tuple = (common.CATEGORY_UID, common.CATEGORY_NAME),
-    activity: tuple = (common.ACTIVITY_ID, common.ACTIVITY_NAME),
+    category: tuple | None = None,
+    activity: tuple | None = None,
     risk_score: bool = True,
     event_uid: str | None = None,
 ) -> dict:
     """The attributes every class has, classification first (dict order is output order).
 
-    The finding classes take the defaults. A class without ``risk_score`` leaves ``rule.level``
+    ``category`` defaults to the class's (:data:`wazuh_ocsf.class_facts.CLASSES`), ``activity``
+    to its activity 1 (Create, for the finding classes). A class without ``risk_score`` leaves ``rule.level``
     in ``unmapped`` (severity is only its band); ``event_uid`` (the activity classes, which have
     no finding uid) replaces the alert id as ``metadata.uid``.
     """
@@ -159,6 +161,10 @@ def base_event(
             used.add("rule.level")
     else:
         severity_id, severity_name = severity(as_int(level_value, common.INT64_MIN, common.INT64_MAX))
+    if category is None or activity is None:
+        facts = CLASSES[class_uid]
+        category = category or facts.category
+        activity = activity or facts.activity(1)
     activity_id, activity_name = activity
     event = {
         "activity_id": activity_id,

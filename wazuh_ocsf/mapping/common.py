@@ -11,7 +11,15 @@
 
 from __future__ import annotations
 
-OCSF_VERSION = "1.1.0"
+from wazuh_ocsf.class_facts import (  # noqa: F401 -- re-exported: the mappers' constants
+    LOG_NAME,
+    LOG_PROVIDER,
+    OCSF_VERSION,
+    PRODUCT_LANG,
+    PRODUCT_NAME,
+    SEVERITIES,
+    VENDOR_NAME,
+)
 
 MAX_STRING = 65535
 TRUNCATION_MARKER = "…[truncated by wazuh-ocsf: {} characters in total]"
@@ -21,20 +29,9 @@ INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
-CATEGORY_UID = 2
-CATEGORY_NAME = "Findings"
-ACTIVITY_ID = 1
-ACTIVITY_NAME = "Create"
-
-PRODUCT_NAME = "Wazuh"
-VENDOR_NAME = "Wazuh, Inc."
-PRODUCT_LANG = "en"
-LOG_NAME = "Security events"
-LOG_PROVIDER = "Wazuh"
-
 # (lowest rule.level, severity_id, severity), highest first.
-_SEVERITIES = ((15, 5, "Critical"), (11, 4, "High"), (8, 3, "Medium"), (4, 2, "Low"), (0, 1, "Informational"))
-SEVERITY_UNKNOWN = (0, "Unknown")
+_SEVERITIES = tuple((lowest, sid, SEVERITIES[sid]) for lowest, sid in ((15, 5), (11, 4), (8, 3), (4, 2), (0, 1)))
+SEVERITY_UNKNOWN = (0, SEVERITIES[0])
 
 _DIGITS = frozenset("0123456789")
 

@@ -13,14 +13,16 @@ fired is in ``finding_info`` as in Detection Finding; the rule's own compliance 
 
 from __future__ import annotations
 
+from wazuh_ocsf.class_facts import CLASSES
+from wazuh_ocsf.config import COMPLIANCE_FINDING
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping.base import add_host, add_observables_and_unmapped, base_event, finding_info, text_at
 from wazuh_ocsf.mapping.common import as_text, cut
 from wazuh_ocsf.mapping.routing import is_compliance
 
-CLASS_UID = 2003
-CLASS_NAME = "Compliance Finding"
-STATUS_NEW = (1, "New")
+CLASS_UID = COMPLIANCE_FINDING
+CLASS_NAME = CLASSES[CLASS_UID].name
+STATUS_NEW = CLASSES[CLASS_UID].status(1)
 # compliance.status_id from a check's result (SCA: passed/failed/not applicable; CIS-CAT:
 # pass/fail/notchecked/error/unknown/informational).
 _RESULTS = {"passed": (1, "Pass"), "pass": (1, "Pass"), "failed": (3, "Fail"), "fail": (3, "Fail")}

@@ -9,6 +9,8 @@ Detection Finding 1.1.0 has no ``compliance``/``nist``: those rule tags stay in 
 
 from __future__ import annotations
 
+from wazuh_ocsf.class_facts import CLASSES
+from wazuh_ocsf.config import DETECTION_FINDING
 from wazuh_ocsf.mapping import subject
 from wazuh_ocsf.mapping.base import base_event, finding_info
 from wazuh_ocsf.mapping.event_code import add_event_code
@@ -17,9 +19,9 @@ from wazuh_ocsf.mapping.observables import add_observables
 from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 from wazuh_ocsf.mapping.vulnerabilities import map_vulnerabilities
 
-CLASS_UID = 2004
-CLASS_NAME = "Detection Finding"
-STATUS_NEW = (1, "New")
+CLASS_UID = DETECTION_FINDING
+CLASS_NAME = CLASSES[CLASS_UID].name
+STATUS_NEW = CLASSES[CLASS_UID].status(1)
 
 
 def map_detection_finding(

@@ -17,16 +17,18 @@ use as finding uid; the rule stays in ``unmapped`` but for its description (``me
 
 from __future__ import annotations
 
+from wazuh_ocsf.class_facts import CLASSES
+from wazuh_ocsf.config import FILE_ACTIVITY
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping.base import add_observables_and_unmapped, base_event, make_finding_uid, map_device, text_at
 from wazuh_ocsf.mapping.common import INT32_MAX, INT64_MAX, as_int, as_text, basename, cut
 from wazuh_ocsf.mapping.evidences import HASHES, HEX
 from wazuh_ocsf.mapping.routing import is_file_activity
 
-CLASS_UID = 1001
-CLASS_NAME = "File System Activity"
-CATEGORY = (1, "System Activity")
-ACTIVITIES = {"added": (1, "Create"), "modified": (3, "Update"), "deleted": (4, "Delete")}
+CLASS_UID = FILE_ACTIVITY
+CLASS_NAME = CLASSES[CLASS_UID].name
+CATEGORY = CLASSES[CLASS_UID].category
+ACTIVITIES = {event: CLASSES[CLASS_UID].activity(i) for event, i in (("added", 1), ("modified", 3), ("deleted", 4))}
 REGULAR_FILE = (1, "Regular File")
 REGISTRY_KEY = (99, "Registry Key")
 REGISTRY_VALUE = (99, "Registry Value")

@@ -20,12 +20,13 @@ An alert no route takes, or whose route is not active (its class has no destinat
 to the finding class. The predicates are the exact conditions under which each class's
 mapper can fill the attributes OCSF requires, so a routed event is always valid; each
 routed mapper checks its own predicate again and raises AlertError for an alert that does
-not fit. Standard library only, no imports beyond :mod:`wazuh_ocsf.config` and the mapping
-base: the hook loads this module only when routing is on.
+not fit. Standard library only, no imports beyond :mod:`wazuh_ocsf.config`, the class facts
+and the mapping base: the hook loads this module only when routing is on.
 """
 
 from __future__ import annotations
 
+from wazuh_ocsf.class_facts import CLASSES
 from wazuh_ocsf.config import AUTHENTICATION, COMPLIANCE_FINDING, FILE_ACTIVITY, VULNERABILITY_FINDING
 from wazuh_ocsf.mapping.base import map_device
 
@@ -41,11 +42,14 @@ AUTHENTICATION_GROUPS = frozenset(
 )
 #: Windows Security events of logon and logoff: event ID → (activity, status), as OCSF pairs.
 WINDOWS_LOGON_EVENTS = {
-    "4624": ((1, "Logon"), (1, "Success")),
-    "4625": ((1, "Logon"), (2, "Failure")),
-    "4634": ((2, "Logoff"), (1, "Success")),
-    "4647": ((2, "Logoff"), (1, "Success")),
-    "4648": ((1, "Logon"), (1, "Success")),
+    event_id: (CLASSES[AUTHENTICATION].activity(activity_id), CLASSES[AUTHENTICATION].status(status_id))
+    for event_id, activity_id, status_id in (
+        ("4624", 1, 1),  # Logon, Success
+        ("4625", 1, 2),  # Logon, Failure
+        ("4634", 2, 1),  # Logoff, Success
+        ("4647", 2, 1),
+        ("4648", 1, 1),
+    )
 }
 FIM_EVENTS = ("added", "modified", "deleted")
 _NO_USER = ("", "-")  # Windows writes "-" for "no account"

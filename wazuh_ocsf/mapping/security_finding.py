@@ -7,6 +7,8 @@ registered per class, so it stays the default for compatibility.
 
 from __future__ import annotations
 
+from wazuh_ocsf.class_facts import CLASSES
+from wazuh_ocsf.config import SECURITY_FINDING
 from wazuh_ocsf.mapping import subject
 from wazuh_ocsf.mapping.base import base_event, data_sources, finding_parts
 from wazuh_ocsf.mapping.compliance import map_cis_csc, map_compliance
@@ -18,9 +20,9 @@ from wazuh_ocsf.mapping.observables import add_observables
 from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 from wazuh_ocsf.mapping.vulnerabilities import map_vulnerabilities
 
-CLASS_UID = 2001
-CLASS_NAME = "Security Finding"
-STATE_NEW = (1, "New")
+CLASS_UID = SECURITY_FINDING
+CLASS_NAME = CLASSES[CLASS_UID].name
+STATE_NEW = CLASSES[CLASS_UID].state(1)
 
 
 def map_security_finding(

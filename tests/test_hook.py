@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import spool_support
 from hook_support import (
+    INTEGRATION,
     PYTHON39,
     REDIRECT,
     SAMPLE_ALERT,
-    SCRIPT,
-    WRAPPER,
     Home,
     alert_bytes,
     argv_48,
@@ -122,9 +121,9 @@ def _run_as_integratord_does(data: bytes, *options: str) -> subprocess.Completed
                 pytest.skip("needs an interpreter the user nobody may run")
             for path in [base, *base.rglob("*")]:
                 os.chown(path, spool_support.NOBODY, spool_support.NOBODY)
-        command = [python, *options, "-I", "-S", str(SCRIPT), *map(str, argv_48(alert))]
+        command = [python, *options, "-I", "-S", str(INTEGRATION), *map(str, argv_48(alert))]
         return subprocess.run(
-            command, env=home.env(), capture_output=True, text=True, cwd=home.root, timeout=60, preexec_fn=preexec
+            command, env=home.env(python), capture_output=True, text=True, cwd=home.root, timeout=60, preexec_fn=preexec
         )
 
 
@@ -373,11 +372,10 @@ def test_no_interpreter_is_error_14_not_127(home):
 def test_a_missing_package_is_error_14(tmp_path, home):
     integrations = tmp_path / "elsewhere" / "integrations"
     integrations.mkdir(parents=True)
-    for source in (WRAPPER, SCRIPT):
-        (integrations / source.name).write_bytes(source.read_bytes())
-    (integrations / WRAPPER.name).chmod(0o755)
+    (integrations / INTEGRATION.name).write_bytes(INTEGRATION.read_bytes())
+    (integrations / INTEGRATION.name).chmod(0o755)
     result = subprocess.run(
-        [str(integrations / WRAPPER.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
+        [str(integrations / INTEGRATION.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=home.env(),
         capture_output=True,
         text=True,
@@ -391,9 +389,8 @@ def test_the_installed_layout_uses_the_lib_directory_and_the_venv(tmp_path):
     """<home>/wazuh-ocsf/lib holds the package, <home>/wazuh-ocsf/venv/bin/python3 the interpreter."""
     root = tmp_path / "var-ossec"
     (root / "integrations").mkdir(parents=True)
-    for source in (WRAPPER, SCRIPT):
-        (root / "integrations" / source.name).write_bytes(source.read_bytes())
-    (root / "integrations" / WRAPPER.name).chmod(0o750)
+    (root / "integrations" / INTEGRATION.name).write_bytes(INTEGRATION.read_bytes())
+    (root / "integrations" / INTEGRATION.name).chmod(0o750)
     lib = root / "wazuh-ocsf" / "lib"
     lib.mkdir(parents=True)
     subprocess.run(["cp", "-r", str(Path(hook.__file__).parent), str(lib)], check=True)
@@ -403,7 +400,7 @@ def test_the_installed_layout_uses_the_lib_directory_and_the_venv(tmp_path):
     env = home.env()
     del env["WAZUH_OCSF_PYTHON"], env["WAZUH_OCSF_WAZUH_HOME"]  # found from the wrapper's location
     result = subprocess.run(
-        [str(root / "integrations" / WRAPPER.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
+        [str(root / "integrations" / INTEGRATION.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=env,
         capture_output=True,
         text=True,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hook_support import SAMPLE_ALERT, SCRIPT, WRAPPER, Home, alert_bytes, argv_48, finding_uid_of
+from hook_support import INTEGRATION, SAMPLE_ALERT, Home, alert_bytes, argv_48, finding_uid_of
 
 from wazuh_ocsf import hook, hook_bundle
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES
@@ -36,8 +36,7 @@ def installed(tmp_path) -> Path:
     """``<home>`` with the installer's layout: integrations/ and wazuh-ocsf/lib/wazuh_ocsf, bundled."""
     root = tmp_path / "ossec"
     (root / "integrations").mkdir(parents=True)
-    for source in (WRAPPER, SCRIPT):
-        shutil.copy(source, root / "integrations" / source.name)
+    shutil.copy(INTEGRATION, root / "integrations" / INTEGRATION.name)
     lib = root / "wazuh-ocsf" / "lib"
     shutil.copytree(PACKAGE, lib / "wazuh_ocsf", ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run(
@@ -86,7 +85,7 @@ def test_the_bundled_hook_spools_the_same_event(installed, tmp_path, ocsf_class)
     home = _home_with(installed, ocsf_class)
     env = home.env()
     del env["WAZUH_OCSF_WAZUH_HOME"]
-    command = [PYTHON, "-I", "-S", str(installed / "integrations" / SCRIPT.name)]
+    command = [PYTHON, "-I", "-S", str(installed / "integrations" / INTEGRATION.name)]
     result = subprocess.run(
         [*command, *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=env,
@@ -113,7 +112,7 @@ def test_the_bundle_holds_exactly_what_the_hook_imports_on_success(installed):
     for ocsf_class in HOOK_CLASSES:
         home = _home_with(installed, ocsf_class)
         alert = home.alert_file(alert_bytes(SAMPLE_ALERT))
-        script = installed / "integrations" / SCRIPT.name
+        script = installed / "integrations" / INTEGRATION.name
         result = subprocess.run(
             [PYTHON, "-X", "importtime", "-I", "-S", str(script), *map(str, argv_48(alert))],
             env=home.env(),

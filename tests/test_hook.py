@@ -369,6 +369,13 @@ def test_no_interpreter_is_error_14_not_127(home):
     assert "no Python interpreter at /nonexistent/python3" in result.stderr
 
 
+def test_every_exit_14_is_the_hooks_err_install():
+    from wazuh_ocsf import hook_entry
+
+    assert hook_entry.ERR_INSTALL == hook.ERR_INSTALL
+    assert f"(exit {hook.ERR_INSTALL})" in INTEGRATION.read_text() and "sys.exit(14)" in INTEGRATION.read_text()
+
+
 def test_a_missing_package_is_error_14(tmp_path, home):
     integrations = tmp_path / "elsewhere" / "integrations"
     integrations.mkdir(parents=True)

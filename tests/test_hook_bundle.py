@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
 import shutil
@@ -67,10 +66,15 @@ def test_a_changed_source_makes_the_bundle_stale_and_unused(installed):
 
 def test_a_bundle_of_another_byte_code_version_is_unused(installed):
     path = Path(hook_bundle.bundle_path(str(installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf")))
-    header, _magic, records = marshal.loads(path.read_bytes())
-    path.write_bytes(marshal.dumps((header, b"\x00\x00\r\n", records)))
+    data = path.read_bytes()
+    _header, magic, _records = hook_bundle.read_index(data)
+    foreign = data.replace(magic, b"\x00\x00\r\n", 1)  # the same length: the offsets stay right
+    assert hook_bundle.read_index(foreign)[1] == b"\x00\x00\r\n"
+    path.write_bytes(foreign)
     assert probe(installed)[:2] == ["False", "SourceFileLoader"]
     path.write_bytes(b"garbage")
+    assert probe(installed)[:2] == ["False", "SourceFileLoader"]
+    path.write_bytes(data[: len(data) // 2])  # truncated: the index points past the end
     assert probe(installed)[:2] == ["False", "SourceFileLoader"]
 
 
@@ -106,7 +110,7 @@ def test_the_bundled_hook_spools_the_same_event(installed, tmp_path, ocsf_class)
 def test_the_bundle_holds_exactly_what_the_hook_imports_on_success(installed):
     """Generated from the real imports: every package module a spooled alert of any class loads."""
     lib = installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf"
-    _header, _magic, records = marshal.loads(Path(hook_bundle.bundle_path(str(lib))).read_bytes())
+    _header, _magic, records = hook_bundle.read_index(Path(hook_bundle.bundle_path(str(lib))).read_bytes())
     bundled = {record[0] for record in records}
     imported = set()
     for ocsf_class in HOOK_CLASSES:
@@ -122,8 +126,9 @@ def test_the_bundle_holds_exactly_what_the_hook_imports_on_success(installed):
         )
         assert result.returncode == 0, result.stderr
         imported |= set(re.findall(r"\| +(wazuh_ocsf\.[\w.]+)$", result.stderr, re.MULTILINE))
-    # As root (CI), the hook first consults privileges: not integratord's path, imported as usual.
-    imported -= {"wazuh_ocsf.hook_bundle", "wazuh_ocsf.privileges"}
+    # Imported before the bundle is installed (hook_entry, hook_bundle), or as root only (CI: the hook
+    # first consults privileges, not integratord's path): imported as usual.
+    imported -= {"wazuh_ocsf.hook_entry", "wazuh_ocsf.hook_bundle", "wazuh_ocsf.privileges"}
     assert imported <= bundled
     # With auto, a routed class's module is imported only for an alert that class takes.
     assert bundled - imported <= {f"wazuh_ocsf.mapping.{CLASS_NAMES[uid]}" for uid in ROUTED_CLASSES}

@@ -268,6 +268,9 @@ import os, sys, time
 clock = time.process_time
 start = clock()
 sys.path.append(sys.argv[1])
+from wazuh_ocsf import hook_bundle
+hook_bundle.install()  # as wazuh_ocsf.hook_entry does
+bundled = clock()
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.mapping import load_alert, map_alert
 from wazuh_ocsf.spool import Spool
@@ -282,8 +285,11 @@ line = encode_event(map_alert(alert, class_uid=settings.ocsf_class, product_vers
 mapped = clock()
 Spool(settings).append(line)
 spooled = clock()
-print(imported - start, loaded - imported, mapped - loaded, spooled - mapped)
+print(start, bundled - start, imported - bundled, loaded - imported, mapped - loaded, spooled - mapped)
 """
+
+
+BARE_START = "import time; print(time.process_time())"
 
 
 def profile(base: Path, python: str, hook: Path, alert: bytes, runs: int, backlog: int) -> None:
@@ -307,7 +313,8 @@ def profile(base: Path, python: str, hook: Path, alert: bytes, runs: int, backlo
         )
         if result.returncode != 0:
             sys.exit(f"the phase probe failed: {result.stderr}")
-        phases.append([float(x) * 1000 for x in result.stdout.split()])
+        bare = subprocess.run([python, "-I", "-S", "-c", BARE_START], capture_output=True, text=True, check=True)
+        phases.append([float(x) * 1000 for x in result.stdout.split()] + [float(bare.stdout) * 1000])
     medians = {name: statistics.median(values) / 1000 for name, values in {**own, **other}.items()}
     own_total = sum(medians[name] for name in own)
     other_total = sum(medians[name] for name in other)
@@ -317,10 +324,13 @@ def profile(base: Path, python: str, hook: Path, alert: bytes, runs: int, backlo
         print(f"    {name:<40} {medians[name]:6.2f}")
     heavy = sorted(other, key=lambda n: -medians[n])[:8]
     print("  costliest other modules: " + ", ".join(f"{name} {medians[name]:.2f}" for name in heavy))
-    labels = ("imports", "settings", "read+map+encode", "spool append")
+    labels = (
+        "start (+ compiling the probe)", "bundle index", "imports", "settings", "read+map+encode", "spool append",
+        "a bare start, for comparison",
+    )
     print(f"CPU per phase of a fresh -I -S process (median ms over {runs} runs)")
     for index, label in enumerate(labels):
-        print(f"  {label:<20} {statistics.median(p[index] for p in phases):6.2f}")
+        print(f"  {label:<30} {statistics.median(p[index] for p in phases):6.2f}")
 
 
 def parallel(base: Path, hook: Path, alerts: list, workers: int, per_worker: int, **settings) -> float:

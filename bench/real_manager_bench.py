@@ -9,8 +9,9 @@ round by round so that machine noise hits all of them alike:
 * ``wazuh-ocsf`` — ``integrations/custom-wazuh-ocsf`` as installed: map to OCSF, append to the spool;
 * ``sh-copy``    — a ``sh`` script that only copies the alert file (``cat "$1" >> FILE``): the floor
   of any integration;
-* ``py-append``  — a Python hook in custom-wazuh-ocsf's own form (``sh`` wrapper → the same
-  interpreter with ``-I -S``) that only reads the alert file and appends it to a file.
+* ``py-append``  — a Python hook in custom-wazuh-ocsf's own installed form (a Python file whose
+  ``#!`` line runs the installed venv's interpreter with ``-IS``) that only reads the alert file
+  and appends it to a file.
 
 Each round appends ``--alerts`` alerts to ``alerts.json`` with one integration enabled and times
 until the last one has been handled. Prints alerts/s per round, the medians and the ratios.
@@ -38,14 +39,14 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from real_manager import manager_kit  # noqa: E402
 
+sys.path.insert(0, str(REPO / "installer"))
+from wazuh_ocsf_installer import integration  # noqa: E402
+
 from wazuh_ocsf.spool import count_lines  # noqa: E402
 
 ALERTS = REPO / "tests" / "data" / "real_alerts" / "ruleset-v4.14.7.ndjson.gz"
 COPY_SCRIPT = '#!/bin/sh\ncat "$1" >> logs/bench-sh-copy.out\n'
-PY_WRAPPER = """#!/bin/sh
-# as integrations/custom-wazuh-ocsf: exec the installed venv's interpreter on <name>.py, -I -S
-exec "${0%/*}/../wazuh-ocsf/venv/bin/python3" -I -S "$0.py" "$@"
-"""
+# After the #! line of integrations/custom-wazuh-ocsf as installed (the venv's python3 -IS).
 PY_SCRIPT = """import sys
 with open(sys.argv[1], "rb") as alert:
     data = alert.read()
@@ -107,8 +108,8 @@ def main(argv: list | None = None) -> int:
     try:
         home = manager.home
         install_script(home, "custom-sh-copy", COPY_SCRIPT)
-        install_script(home, "custom-py-append", PY_WRAPPER)
-        install_script(home, "custom-py-append.py", PY_SCRIPT)
+        venv_python = str(home / "wazuh-ocsf" / "venv" / "bin" / "python3")
+        install_script(home, "custom-py-append", integration.shebang(venv_python).decode() + PY_SCRIPT)
         installed = manager.ossec_conf.read_bytes()  # the installer's custom-wazuh-ocsf block
         original = manager.original_ossec_conf
         subjects = {

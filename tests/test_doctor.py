@@ -255,6 +255,17 @@ def test_group_writable_integration_file(tmp_path):
         str(home / "integrations" / n) for n in ("custom-wazuh-ocsf", "custom-wazuh-ocsf.py")))
 
 
+def test_the_interpreter_of_the_integrations_shebang_is_the_one_checked(tmp_path):
+    """Installed, the integration's #! line names its interpreter: a missing one is named."""
+    home = local_home(tmp_path)
+    integration = home / "integrations" / "custom-wazuh-ocsf"
+    gone = home / "wazuh-ocsf" / "gone" / "bin" / "python3"
+    integration.write_bytes(f"#!{gone} -IS\n".encode() + integration.read_bytes().partition(b"\n")[2])
+    failed = only_failure(tmp_path, home)
+    assert failed["name"] == "hook interpreter"
+    assert "no interpreter the integration can run" in failed["detail"] and str(gone) in failed["detail"]
+
+
 def test_stale_flusher_environment(tmp_path):
     home = local_home(tmp_path)
     init = home / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "__init__.py"

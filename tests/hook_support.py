@@ -1,4 +1,4 @@
-"""Run the real integration as wazuh-integratord does: the wrapper, a temp alert file, its argv."""
+"""Run the real integration as wazuh-integratord does: its file, a temp alert file, its argv."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ class Home:
         return env
 
     def run(self, args: list, *, python: str | None = None, env: dict | None = None, **kwargs):
-        """Run the wrapper with integratord's argv (no shell, stdin /dev/null, cwd the home)."""
+        """Run the integration with integratord's argv (no shell, stdin /dev/null, cwd the home)."""
         return subprocess.run(
             [str(INTEGRATION), *map(str, args)],
             env=env or self.env(python),

@@ -1,4 +1,4 @@
-"""The integration as integratord runs it: real wrapper, real process, temp alert file, each argv layout."""
+"""The integration as integratord runs it: the real file, real process, temp alert file, each argv layout."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def _imported_modules(stderr: str) -> set:
 
 
 def _run_as_integratord_does(data: bytes, *options: str) -> subprocess.CompletedProcess:
-    """The wrapper's exact command line plus ``options``, as an unprivileged user like ``wazuh``.
+    """The integration's exact command line plus ``options``, as an unprivileged user like ``wazuh``.
 
     When the tests run as root, as ``nobody``: a hook started as root first consults
     ``wazuh_ocsf.privileges`` (which imports logging), not the path integratord runs.
@@ -405,7 +405,7 @@ def test_the_installed_layout_uses_the_lib_directory_and_the_venv(tmp_path):
     (root / "wazuh-ocsf" / "venv" / "bin" / "python3").symlink_to(os.path.realpath(sys.executable))
     home = Home(root)
     env = home.env()
-    del env["WAZUH_OCSF_PYTHON"], env["WAZUH_OCSF_WAZUH_HOME"]  # found from the wrapper's location
+    del env["WAZUH_OCSF_PYTHON"], env["WAZUH_OCSF_WAZUH_HOME"]  # found from the integration's location
     result = subprocess.run(
         [str(root / "integrations" / INTEGRATION.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=env,

@@ -2,7 +2,7 @@
 
 The hook is a fresh interpreter per alert, and most of what it adds to a bare start is finding,
 opening, checking and reading one ``.pyc`` file per module of its success path. The installer
-runs this file once per interpreter the wrapper may use (after byte-compiling the package)::
+runs this file once per interpreter the hook may use (after byte-compiling the package)::
 
     <python> -I -S <lib>/wazuh_ocsf/hook_bundle.py
 

@@ -80,7 +80,7 @@ def install_compared(manager, checkout: Path) -> None:
 
     Its hook finds its home from its own file, so that file lives in ``<parent>/compared/integrations``
     with ``wazuh-ocsf/lib`` (the checkout's package, compiled and bundled by the venv's interpreter),
-    ``etc/wazuh-ocsf.conf`` (the installed settings: the same spool) and ``VERSION.json``.
+    ``etc/wazuh-ocsf.conf`` (the installed settings, with the home's spool) and ``VERSION.json``.
     """
     home, base = manager.home, manager.home.parent / "compared"
     python = str(home / "wazuh-ocsf" / "venv" / "bin" / "python3")
@@ -90,7 +90,8 @@ def install_compared(manager, checkout: Path) -> None:
     if (lib / "wazuh_ocsf" / "hook_bundle.py").is_file():
         subprocess.run([python, "-I", "-S", str(lib / "wazuh_ocsf" / "hook_bundle.py")], check=True)
     (base / "etc").mkdir()
-    shutil.copy(home / "etc" / "wazuh-ocsf.conf", base / "etc" / "wazuh-ocsf.conf")
+    settings = (home / "etc" / "wazuh-ocsf.conf").read_text()  # the default spool is under its own home
+    (base / "etc" / "wazuh-ocsf.conf").write_text(f"{settings.rstrip()}\nWAZUH_OCSF_SPOOL_DIR={manager.spool}\n")
     shutil.copy(home / "VERSION.json", base / "VERSION.json")
     (base / "logs").mkdir()
     shutil.chown(base / "logs", "wazuh", "wazuh")

@@ -3,12 +3,15 @@
 Runs, interleaved so that machine noise hits all of them alike:
 
 * ``bare``  — ``python3 -I -S -c pass`` with the hook's interpreter: the floor of any Python hook;
-* ``floor`` — a minimal hook in the same wrapper style and interpreter: ``import json``, read the
-  alert file, parse it, append one line under an ``fcntl`` lock;
-* ``hook <class> <n>``  — the real ``integrations/custom-wazuh-ocsf`` with integratord's 4.8+
-  argv and the alerts of the test corpus (``tests/data/alerts/*.json``, else the seed sample
-  alerts), for each class the hook can emit, into a spool holding 0 and ``--backlog`` (10,000)
-  sealed segments (a lake outage).
+* ``floor`` — a minimal hook installed the same way (a Python file whose ``#!`` line runs the same
+  interpreter with ``-IS``): ``import json``, read the alert file, parse it, append one line
+  under an ``fcntl`` lock;
+* ``hook <class> <n>``  — ``integrations/custom-wazuh-ocsf`` as the installer installs it (its
+  ``#!`` line naming the interpreter, the package in ``<home>/wazuh-ocsf/lib``, the hook's byte-code
+  bundle), with integratord's 4.8+ argv and the alerts of the test corpus
+  (``tests/data/alerts/*.json``, else the seed sample alerts), for each class the hook can emit
+  (the two finding classes, and with ``OCSF_CLASS=auto`` each routed class on the alerts routed
+  to it), into a spool holding 0 and ``--backlog`` (10,000) sealed segments (a lake outage).
 
 Then where the hook's time goes: ``-X importtime`` per module (median self time over
 ``--profile-runs`` runs) and CPU time per phase (imports, settings, read + map + encode, spool
@@ -37,7 +40,15 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-WRAPPER = REPO / "integrations" / "custom-wazuh-ocsf"
+INTEGRATION = REPO / "integrations" / "custom-wazuh-ocsf"
+sys.path[:0] = [str(REPO), str(REPO / "installer")]
+
+from wazuh_ocsf_installer import integration  # noqa: E402
+
+from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES  # noqa: E402
+from wazuh_ocsf.mapping import load_alert  # noqa: E402
+from wazuh_ocsf.mapping.routing import route  # noqa: E402
+
 SEED = REPO.parent / "shared" / "wazuh" / "seed_sample_alerts.ndjson"
 
 FLOOR_SCRIPT = '''\
@@ -74,16 +85,26 @@ def corpus() -> list:
     return [(json.dumps(a, separators=(",", ":")) + "\n").encode() for a in alerts]
 
 
-def floor_wrapper(directory: Path) -> Path:
-    """The floor hook, in the same wrapper style as the real one (sh + exec -I -S)."""
+def floor_integration(directory: Path, python: str) -> Path:
+    """The floor hook, installed as the real one is (``#!<python> -IS``)."""
     integrations = directory / "integrations"
     integrations.mkdir(parents=True)
-    wrapper = integrations / "custom-floor"
-    text = WRAPPER.read_text().replace("custom-wazuh-ocsf.py", "custom-floor.py")
-    wrapper.write_text(text)
-    wrapper.chmod(0o755)
-    (integrations / "custom-floor.py").write_text(FLOOR_SCRIPT)
-    return wrapper
+    path = integrations / "custom-floor"
+    path.write_bytes(integration.shebang(python) + FLOOR_SCRIPT.encode())
+    path.chmod(0o755)
+    return path
+
+
+def installed_integration(directory: Path, python: str) -> Path:
+    """The integration as the installer writes it, the package in ``<home>/wazuh-ocsf/lib``."""
+    integrations = directory / "integrations"
+    integrations.mkdir(parents=True)
+    path = integrations / "custom-wazuh-ocsf"
+    path.write_bytes(integration.render(INTEGRATION.read_bytes(), python))
+    path.chmod(0o755)
+    (directory / "wazuh-ocsf").mkdir()
+    (directory / "wazuh-ocsf" / "lib").symlink_to(REPO)  # holds wazuh_ocsf/, compiled and bundled
+    return path
 
 
 def argv_for(command: Path, alert: Path) -> list:
@@ -140,7 +161,27 @@ def spooled_lines(spool: Path) -> int:
     return sum(p.read_bytes().count(b"\n") for p in (spool / "segments").iterdir() if not p.name.startswith("."))
 
 
-CLASSES = ("security_finding", "detection_finding")
+CLASSES = tuple(CLASS_NAMES[uid] for uid in (*FINDING_CLASSES, *ROUTED_CLASSES))
+#: ``OCSF_CLASS=auto`` with a destination for every routed class: each alert goes to the class that fits it.
+AUTO_SETTINGS = {"ocsf_class": "auto", **{f"{CLASS_NAMES[uid]}_source": "bench" for uid in ROUTED_CLASSES}}
+
+
+def by_class(alerts: list) -> dict:
+    """Class name → the alerts the hook maps to it: every alert for a finding class; for a routed
+    class, those ``auto`` routes to it (a class no corpus alert fits is left out)."""
+    routes = tuple(ROUTED_CLASSES)
+    routed = {CLASS_NAMES[uid]: [] for uid in ROUTED_CLASSES}
+    for data in alerts:
+        class_uid = route(load_alert(data), FINDING_CLASSES[0], routes)
+        if class_uid in ROUTED_CLASSES:
+            routed[CLASS_NAMES[class_uid]].append(data)
+    chosen = {CLASS_NAMES[uid]: list(alerts) for uid in FINDING_CLASSES}
+    chosen.update((name, found) for name, found in routed.items() if found)
+    return chosen
+
+
+def class_settings(name: str) -> dict:
+    return {"ocsf_class": name} if name in (CLASS_NAMES[uid] for uid in FINDING_CLASSES) else AUTO_SETTINGS
 
 
 def add_backlog(spool: Path, count: int) -> None:
@@ -153,41 +194,68 @@ def add_backlog(spool: Path, count: int) -> None:
     (spool / "state" / "sequence").write_text(f"{count}\n")
 
 
-def sequential(base: Path, python: str, alerts: list, runs: int, backlog: int) -> dict:
-    floor = floor_wrapper(base / "floor")
-    alert_files = []
-    for index, data in enumerate(alerts):
-        path = base / f"custom-wazuh-ocsf-{index}.alert"
-        path.write_bytes(data)
-        alert_files.append(path)
+def compared_integration(directory: Path, checkout: Path, python: str) -> tuple:
+    """Another checkout's integration (e.g. main's) installed as its installer would; (path, extra env).
+
+    Before the integration was one Python file, it was a ``sh`` wrapper running ``<name>.py``,
+    told the interpreter by ``$WAZUH_OCSF_PYTHON``.
+    """
+    source = checkout / "integrations" / "custom-wazuh-ocsf"
+    integrations = directory / "integrations"
+    integrations.mkdir(parents=True)
+    path = integrations / source.name
+    extra = {}
+    if source.with_name(source.name + ".py").is_file():  # the sh wrapper and its script
+        shutil.copy(source.with_name(source.name + ".py"), integrations)
+        path.write_bytes(source.read_bytes())
+        extra["WAZUH_OCSF_PYTHON"] = python
+    else:
+        path.write_bytes(integration.render(source.read_bytes(), python))
+    path.chmod(0o755)
+    (directory / "wazuh-ocsf").mkdir()
+    (directory / "wazuh-ocsf" / "lib").symlink_to(checkout)
+    return path, extra
+
+
+def sequential(base: Path, python: str, hook: Path, alerts: list, runs: int, backlog: int, compare=None) -> dict:
+    floor = floor_integration(base / "floor", python)
+    files = {}
+    for name, chosen in by_class(alerts).items():
+        files[name] = []
+        for index, data in enumerate(chosen):
+            path = base / f"custom-wazuh-ocsf-{name}-{index}.alert"
+            path.write_bytes(data)
+            files[name].append(path)
     envs = {"floor": fresh_home(base, "floor-home")}
-    commands = {
-        "bare": lambda alert: [python, "-I", "-S", "-c", "pass"],
-        "floor": lambda alert: argv_for(floor, alert),
+    commands = {  # name -> (argv for an alert file, the alert files)
+        "bare": (lambda alert: [python, "-I", "-S", "-c", "pass"], files[CLASSES[0]]),
+        "floor": (lambda alert: argv_for(floor, alert), files[CLASSES[0]]),
     }
-    for ocsf_class in CLASSES:
+    for ocsf_class in files:
         for segments in (0, backlog):
             name = f"hook {ocsf_class} {segments}"
-            envs[name] = fresh_home(base, name.replace(" ", "-"), ocsf_class=ocsf_class)
+            envs[name] = fresh_home(base, name.replace(" ", "-"), **class_settings(ocsf_class))
             add_backlog(Path(envs[name]["WAZUH_OCSF_SPOOL_DIR"]), segments)
-            commands[name] = lambda alert: argv_for(WRAPPER, alert)
-    for env in envs.values():
-        env["WAZUH_OCSF_PYTHON"] = python
+            commands[name] = (lambda alert: argv_for(hook, alert), files[ocsf_class])
+    if compare is not None:  # the other checkout's hook, default class, empty spool
+        other, extra = compared_integration(base / "compared", compare, python)
+        envs["compared"] = {**fresh_home(base, "compared-home", **class_settings(CLASSES[0])), **extra}
+        commands["compared"] = (lambda alert: argv_for(other, alert), files[CLASSES[0]])
     samples = {name: [] for name in commands}
     cpu = {name: [] for name in commands}
-    for name, command in commands.items():  # warm-up: page cache, .pyc files, the spool's usage
+    for name, (command, alert_files) in commands.items():  # warm-up: page cache, .pyc files, the spool's usage
         for _ in range(3):
             run_once(command(alert_files[0]), envs.get(name, envs["floor"]))
     names = list(commands)
     for run in range(runs):
-        alert = alert_files[run % len(alert_files)]
         shift = run % len(names)
         for name in names[shift:] + names[:shift]:  # rotate the order: noise hits all alike
-            wall, used = run_once(commands[name](alert), envs.get(name, envs["floor"]))
+            command, alert_files = commands[name]
+            wall, used = run_once(command(alert_files[run % len(alert_files)]), envs.get(name, envs["floor"]))
             samples[name].append(wall)
             cpu[name].append(used)
     for name, env in envs.items():
-        if name.startswith("hook"):
+        if name.startswith("hook") or name == "compared":
             spool = Path(env["WAZUH_OCSF_SPOOL_DIR"])
             expected = runs + 3 + 3 * (backlog if name.endswith(f" {backlog}") and backlog else 0)
             if spooled_lines(spool) != expected:
@@ -200,6 +268,9 @@ import os, sys, time
 clock = time.process_time
 start = clock()
 sys.path.append(sys.argv[1])
+from wazuh_ocsf import hook_bundle
+hook_bundle.install()  # as wazuh_ocsf.hook_entry does
+bundled = clock()
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.mapping import load_alert, map_alert
 from wazuh_ocsf.spool import Spool
@@ -214,21 +285,23 @@ line = encode_event(map_alert(alert, class_uid=settings.ocsf_class, product_vers
 mapped = clock()
 Spool(settings).append(line)
 spooled = clock()
-print(imported - start, loaded - imported, mapped - loaded, spooled - mapped)
+print(start, bundled - start, imported - bundled, loaded - imported, mapped - loaded, spooled - mapped)
 """
 
 
-def profile(base: Path, python: str, alert: bytes, runs: int, backlog: int) -> None:
+BARE_START = "import time; print(time.process_time())"
+
+
+def profile(base: Path, python: str, hook: Path, alert: bytes, runs: int, backlog: int) -> None:
     """Where the hook's time goes: ``-X importtime`` per module and CPU per phase, medians."""
     env = fresh_home(base, "profile")
     add_backlog(Path(env["WAZUH_OCSF_SPOOL_DIR"]), backlog)
     path = base / "profile.alert"
     path.write_bytes(alert)
-    script = str(REPO / "integrations" / "custom-wazuh-ocsf.py")
     own, other = {}, {}
     phases = []
     for _ in range(runs):
-        command = [python, "-X", "importtime", "-I", "-S", script, *map(str, argv_for(WRAPPER, path)[1:])]
+        command = [python, "-X", "importtime", "-I", "-S", *map(str, argv_for(hook, path))]
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
         for line in result.stderr.splitlines():
             if line.startswith("import time:") and "|" in line and "self [us]" not in line:
@@ -240,7 +313,8 @@ def profile(base: Path, python: str, alert: bytes, runs: int, backlog: int) -> N
         )
         if result.returncode != 0:
             sys.exit(f"the phase probe failed: {result.stderr}")
-        phases.append([float(x) * 1000 for x in result.stdout.split()])
+        bare = subprocess.run([python, "-I", "-S", "-c", BARE_START], capture_output=True, text=True, check=True)
+        phases.append([float(x) * 1000 for x in result.stdout.split()] + [float(bare.stdout) * 1000])
     medians = {name: statistics.median(values) / 1000 for name, values in {**own, **other}.items()}
     own_total = sum(medians[name] for name in own)
     other_total = sum(medians[name] for name in other)
@@ -250,15 +324,17 @@ def profile(base: Path, python: str, alert: bytes, runs: int, backlog: int) -> N
         print(f"    {name:<40} {medians[name]:6.2f}")
     heavy = sorted(other, key=lambda n: -medians[n])[:8]
     print("  costliest other modules: " + ", ".join(f"{name} {medians[name]:.2f}" for name in heavy))
-    labels = ("imports", "settings", "read+map+encode", "spool append")
+    labels = (
+        "start (+ compiling the probe)", "bundle index", "imports", "settings", "read+map+encode", "spool append",
+        "a bare start, for comparison",
+    )
     print(f"CPU per phase of a fresh -I -S process (median ms over {runs} runs)")
     for index, label in enumerate(labels):
-        print(f"  {label:<20} {statistics.median(p[index] for p in phases):6.2f}")
+        print(f"  {label:<30} {statistics.median(p[index] for p in phases):6.2f}")
 
 
-def parallel(base: Path, python: str, alerts: list, workers: int, per_worker: int, **settings) -> float:
+def parallel(base: Path, hook: Path, alerts: list, workers: int, per_worker: int, **settings) -> float:
     env = fresh_home(base, f"par-{workers}-{'-'.join(map(str, settings.values())) or 'default'}", **settings)
-    env["WAZUH_OCSF_PYTHON"] = python
     files = []
     for index, data in enumerate(alerts):
         path = base / f"par-{index}.alert"
@@ -270,7 +346,7 @@ def parallel(base: Path, python: str, alerts: list, workers: int, per_worker: in
     def work(worker: int) -> None:
         for run in range(per_worker):
             alert = files[(worker * per_worker + run) % len(files)]
-            result = subprocess.run(argv_for(WRAPPER, alert), env=env, stdin=subprocess.DEVNULL, capture_output=True)
+            result = subprocess.run(argv_for(hook, alert), env=env, stdin=subprocess.DEVNULL, capture_output=True)
             if result.returncode != 0:
                 failures.append(f"exit {result.returncode}: {result.stderr.decode(errors='replace').strip()}")
 
@@ -323,6 +399,9 @@ def main() -> int:
     parser.add_argument("--parallel", type=int, default=8, help="parallel hook processes (default 8)")
     parser.add_argument("--per-worker", type=int, default=100, help="alerts per parallel process (default 100)")
     parser.add_argument("--dir", default=str(REPO.parent), help="where to make the temporary spools (a real disk)")
+    parser.add_argument(
+        "--compare", metavar="CHECKOUT", type=Path, help="also run another checkout's hook (e.g. main's), interleaved"
+    )
     args = parser.parse_args()
     python = os.path.realpath(args.python)
     alerts = corpus()
@@ -335,30 +414,46 @@ def main() -> int:
             " which imports logging); integratord runs it as wazuh, so run this as an unprivileged user"
         )
 
-    # As the installer does: byte code for this interpreter, and the hook's bundle of it.
-    subprocess.run([python, "-I", "-m", "compileall", "-q", str(REPO / "wazuh_ocsf")], check=True)
-    subprocess.run([python, "-I", "-S", str(REPO / "wazuh_ocsf" / "hook_bundle.py")], check=True)
+    # As the installer does: byte code for this interpreter, and the hook's bundle of it. Run as
+    # an unprivileged user (as integratord runs the hook), the checkout's byte code must be made
+    # beforehand by its owner: the same two commands.
+    for checkout in (REPO, args.compare) if args.compare else (REPO,):
+        package = checkout.resolve() / "wazuh_ocsf"
+        if os.access(package, os.W_OK):
+            subprocess.run([python, "-I", "-m", "compileall", "-q", str(package)], check=True)
+            subprocess.run([python, "-I", "-S", str(package / "hook_bundle.py")], check=True)
+        else:
+            print(f"{package} is not writable: using the byte code and hook bundle already there")
     base = Path(tempfile.mkdtemp(prefix="hook-bench-", dir=args.dir))
     try:
-        results = sequential(base, python, alerts, args.runs, args.backlog)
+        hook = installed_integration(base / "installed", python)
+        results = sequential(base, python, hook, alerts, args.runs, args.backlog, args.compare)
         print(f"\nsequential, interleaved, {args.runs} runs each (ms)   wall median   wall p95   cpu median   cpu p95")
         for name, (median, p95, cpu_median, cpu_p95) in results.items():
             print(f"  {name:<38} {median:12.2f} {p95:10.2f} {cpu_median:12.2f} {cpu_p95:9.2f}")
         bare, floor = results["bare"], results["floor"]
-        for ocsf_class in CLASSES:
-            hook, backlogged = results[f"hook {ocsf_class} 0"], results[f"hook {ocsf_class} {args.backlog}"]
+        for ocsf_class in (c for c in CLASSES if f"hook {c} 0" in results):
+            this, backlogged = results[f"hook {ocsf_class} 0"], results[f"hook {ocsf_class} {args.backlog}"]
             for label, index in (("wall", 0), ("cpu", 2)):
                 print(
-                    f"  {ocsf_class} {label}: hook / bare = {hook[index] / bare[index]:.2f}x (target <= 1.4x), "
-                    f"hook / floor = {hook[index] / floor[index]:.2f}x, "
-                    f"{args.backlog} : 0 segments = {backlogged[index] / hook[index]:.2f}x (target <= 1.1x)"
+                    f"  {ocsf_class} {label}: hook / bare = {this[index] / bare[index]:.2f}x (target <= 1.4x), "
+                    f"hook / floor = {this[index] / floor[index]:.2f}x, "
+                    f"{args.backlog} : 0 segments = {backlogged[index] / this[index]:.2f}x (target <= 1.1x)"
                 )
+        if "compared" in results:
+            compared = results["compared"]
+            this = results[f"hook {CLASSES[0]} 0"]
+            print(
+                f"  {args.compare} ({CLASSES[0]}, 0 segments): its hook / bare = {compared[0] / bare[0]:.2f}x wall, "
+                f"{compared[2] / bare[2]:.2f}x cpu; this hook / it = {this[0] / compared[0]:.2f}x wall, "
+                f"{this[2] / compared[2]:.2f}x cpu"
+            )
         default = results["hook security_finding 0"]
         print(f"  => {1000 / default[0]:.0f} alerts/s through integratord (one hook at a time)")
 
-        profile(base, python, alerts[0], args.profile_runs, args.backlog)
+        profile(base, python, hook, alerts[0], args.profile_runs, args.backlog)
 
-        rate = parallel(base, python, alerts, args.parallel, args.per_worker)
+        rate = parallel(base, hook, alerts, args.parallel, args.per_worker)
         print(f"\n{args.parallel} hook processes in parallel into one spool: {rate:.0f} alerts/s")
 
         print("\nfsync policy   us/append in-process   hook wall median ms   hook cpu median ms")
@@ -367,12 +462,11 @@ def main() -> int:
         envs, walls, cpus = {}, {p: [] for p in policies}, {p: [] for p in policies}
         for policy in policies:
             envs[policy] = fresh_home(base, f"fsync-{policy}", fsync=policy)
-            envs[policy]["WAZUH_OCSF_PYTHON"] = python
         alert = base / "fsync.alert"
         alert.write_bytes(line)
         for run in range(max(30, args.runs // 2)):  # interleaved, like the sequential runs
             for policy in policies[run % 3 :] + policies[: run % 3]:
-                wall, used = run_once(argv_for(WRAPPER, alert), envs[policy])
+                wall, used = run_once(argv_for(hook, alert), envs[policy])
                 walls[policy].append(wall)
                 cpus[policy].append(used)
         for policy in policies:

@@ -1,4 +1,4 @@
-"""Run the real integration as wazuh-integratord does: the wrapper, a temp alert file, its argv."""
+"""Run the real integration as wazuh-integratord does: its file, a temp alert file, its argv."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-WRAPPER = REPO_ROOT / "integrations" / "custom-wazuh-ocsf"
-SCRIPT = REPO_ROOT / "integrations" / "custom-wazuh-ocsf.py"
+# The integration integratord runs: one Python file (installed with an ``-IS`` shebang).
+INTEGRATION = REPO_ROOT / "integrations" / "custom-wazuh-ocsf"
 SEED = REPO_ROOT.parent / "shared" / "wazuh" / "seed_sample_alerts.ndjson"
 PYTHON39 = "/root/.pyenv/versions/3.9.18/bin/python3.9"
 REDIRECT = "> /dev/null 2>&1"
@@ -85,9 +85,9 @@ class Home:
         return env
 
     def run(self, args: list, *, python: str | None = None, env: dict | None = None, **kwargs):
-        """Run the wrapper with integratord's argv (no shell, stdin /dev/null, cwd the home)."""
+        """Run the integration with integratord's argv (no shell, stdin /dev/null, cwd the home)."""
         return subprocess.run(
-            [str(WRAPPER), *map(str, args)],
+            [str(INTEGRATION), *map(str, args)],
             env=env or self.env(python),
             stdin=subprocess.DEVNULL,
             capture_output=True,

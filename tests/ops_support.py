@@ -35,7 +35,7 @@ def manager_tree(root: Path, *, config: dict, ossec_extra: str = "", block: bool
     """A Wazuh 4 manager's home as the installer leaves it, under ``root``; returns the home.
 
     ``etc/ossec.conf`` (the shipped default plus our block), ``etc/wazuh-ocsf.conf`` (0640),
-    ``VERSION.json``, ``integrations/custom-wazuh-ocsf{,.py}`` (0750), ``wazuh-ocsf/lib``
+    ``VERSION.json``, ``integrations/custom-wazuh-ocsf`` (0750), ``wazuh-ocsf/lib``
     (the package), ``wazuh-ocsf/venv`` (this test run's environment), ``logs/``, the spool,
     and a systemd timer enabled under ``root/systemd``.
     """
@@ -51,9 +51,8 @@ def manager_tree(root: Path, *, config: dict, ossec_extra: str = "", block: bool
     conf.chmod(0o640)
     integrations = home / "integrations"
     integrations.mkdir()
-    for name in ("custom-wazuh-ocsf", "custom-wazuh-ocsf.py"):
-        shutil.copy(REPO / "integrations" / name, integrations / name)
-        (integrations / name).chmod(0o750)
+    shutil.copy(REPO / "integrations" / "custom-wazuh-ocsf", integrations / "custom-wazuh-ocsf")
+    (integrations / "custom-wazuh-ocsf").chmod(0o750)
     (home / "wazuh-ocsf" / "lib").mkdir(parents=True)
     shutil.copytree(REPO / "wazuh_ocsf", home / "wazuh-ocsf" / "lib" / "wazuh_ocsf",
                     ignore=shutil.ignore_patterns("__pycache__"))
@@ -89,7 +88,7 @@ def cli(*args: str, env: dict, timeout: int = 120) -> subprocess.CompletedProces
 
 
 def run_hook(home: Path, alert: Path, env: dict) -> subprocess.CompletedProcess:
-    """The installed integration run as integratord runs it (wrapper, argv, stdin closed)."""
+    """The installed integration run as integratord runs it (its path, argv, stdin closed)."""
     return subprocess.run(
         [str(home / "integrations" / "custom-wazuh-ocsf"), str(alert), "", "", "", "", "", "",
          "> /dev/null 2>&1"],

@@ -264,8 +264,26 @@ def test_group_writable_integration_file(tmp_path):
     failed = only_failure(tmp_path, home)
     assert failed["name"] == "integration file"
     assert "writable by its group or others" in failed["detail"]
+    assert failed["fix"].endswith("chmod 0750 " + str(home / "integrations" / "custom-wazuh-ocsf"))
+    # An older install's sh wrapper runs the .py beside it: that file is checked too.
+    (home / "integrations" / "custom-wazuh-ocsf").chmod(0o750)
+    (home / "integrations" / "custom-wazuh-ocsf.py").write_text("import sys\n")
+    (home / "integrations" / "custom-wazuh-ocsf.py").chmod(0o770)
+    failed = only_failure(tmp_path, home)
+    assert failed["detail"].startswith(str(home / "integrations" / "custom-wazuh-ocsf.py"))
     assert failed["fix"].endswith("chmod 0750 " + " ".join(
         str(home / "integrations" / n) for n in ("custom-wazuh-ocsf", "custom-wazuh-ocsf.py")))
+
+
+def test_the_interpreter_of_the_integrations_shebang_is_the_one_checked(tmp_path):
+    """Installed, the integration's #! line names its interpreter: a missing one is named."""
+    home = local_home(tmp_path)
+    integration = home / "integrations" / "custom-wazuh-ocsf"
+    gone = home / "wazuh-ocsf" / "gone" / "bin" / "python3"
+    integration.write_bytes(f"#!{gone} -IS\n".encode() + integration.read_bytes().partition(b"\n")[2])
+    failed = only_failure(tmp_path, home)
+    assert failed["name"] == "hook interpreter"
+    assert "no interpreter the integration can run" in failed["detail"] and str(gone) in failed["detail"]
 
 
 def test_stale_flusher_environment(tmp_path):
@@ -345,8 +363,7 @@ def test_spool_and_integration_file_as_another_user(tmp_path):
     os.chown(home / "integrations" / "custom-wazuh-ocsf", 0, 65534)  # root:nogroup
     integration = check_integration_file(ctx)
     assert integration.status == FAIL and "its group must be daemon (or root)" in integration.detail
-    for name in ("custom-wazuh-ocsf", "custom-wazuh-ocsf.py"):
-        os.chown(home / "integrations" / name, 0, 1)
+    os.chown(home / "integrations" / "custom-wazuh-ocsf", 0, 1)
     assert check_integration_file(ctx).status == OK
 
 

@@ -1,4 +1,4 @@
-"""The integration as integratord runs it: real wrapper, real process, temp alert file, each argv layout."""
+"""The integration as integratord runs it: the real file, real process, temp alert file, each argv layout."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import spool_support
 from hook_support import (
+    INTEGRATION,
     PYTHON39,
     REDIRECT,
     SAMPLE_ALERT,
-    SCRIPT,
-    WRAPPER,
     Home,
     alert_bytes,
     argv_48,
@@ -107,7 +106,7 @@ def _imported_modules(stderr: str) -> set:
 
 
 def _run_as_integratord_does(data: bytes, *options: str) -> subprocess.CompletedProcess:
-    """The wrapper's exact command line plus ``options``, as an unprivileged user like ``wazuh``.
+    """The integration's exact command line plus ``options``, as an unprivileged user like ``wazuh``.
 
     When the tests run as root, as ``nobody``: a hook started as root first consults
     ``wazuh_ocsf.privileges`` (which imports logging), not the path integratord runs.
@@ -122,9 +121,9 @@ def _run_as_integratord_does(data: bytes, *options: str) -> subprocess.Completed
                 pytest.skip("needs an interpreter the user nobody may run")
             for path in [base, *base.rglob("*")]:
                 os.chown(path, spool_support.NOBODY, spool_support.NOBODY)
-        command = [python, *options, "-I", "-S", str(SCRIPT), *map(str, argv_48(alert))]
+        command = [python, *options, "-I", "-S", str(INTEGRATION), *map(str, argv_48(alert))]
         return subprocess.run(
-            command, env=home.env(), capture_output=True, text=True, cwd=home.root, timeout=60, preexec_fn=preexec
+            command, env=home.env(python), capture_output=True, text=True, cwd=home.root, timeout=60, preexec_fn=preexec
         )
 
 
@@ -370,14 +369,20 @@ def test_no_interpreter_is_error_14_not_127(home):
     assert "no Python interpreter at /nonexistent/python3" in result.stderr
 
 
+def test_every_exit_14_is_the_hooks_err_install():
+    from wazuh_ocsf import hook_entry
+
+    assert hook_entry.ERR_INSTALL == hook.ERR_INSTALL
+    assert f"(exit {hook.ERR_INSTALL})" in INTEGRATION.read_text() and "sys.exit(14)" in INTEGRATION.read_text()
+
+
 def test_a_missing_package_is_error_14(tmp_path, home):
     integrations = tmp_path / "elsewhere" / "integrations"
     integrations.mkdir(parents=True)
-    for source in (WRAPPER, SCRIPT):
-        (integrations / source.name).write_bytes(source.read_bytes())
-    (integrations / WRAPPER.name).chmod(0o755)
+    (integrations / INTEGRATION.name).write_bytes(INTEGRATION.read_bytes())
+    (integrations / INTEGRATION.name).chmod(0o755)
     result = subprocess.run(
-        [str(integrations / WRAPPER.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
+        [str(integrations / INTEGRATION.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=home.env(),
         capture_output=True,
         text=True,
@@ -391,9 +396,8 @@ def test_the_installed_layout_uses_the_lib_directory_and_the_venv(tmp_path):
     """<home>/wazuh-ocsf/lib holds the package, <home>/wazuh-ocsf/venv/bin/python3 the interpreter."""
     root = tmp_path / "var-ossec"
     (root / "integrations").mkdir(parents=True)
-    for source in (WRAPPER, SCRIPT):
-        (root / "integrations" / source.name).write_bytes(source.read_bytes())
-    (root / "integrations" / WRAPPER.name).chmod(0o750)
+    (root / "integrations" / INTEGRATION.name).write_bytes(INTEGRATION.read_bytes())
+    (root / "integrations" / INTEGRATION.name).chmod(0o750)
     lib = root / "wazuh-ocsf" / "lib"
     lib.mkdir(parents=True)
     subprocess.run(["cp", "-r", str(Path(hook.__file__).parent), str(lib)], check=True)
@@ -401,9 +405,9 @@ def test_the_installed_layout_uses_the_lib_directory_and_the_venv(tmp_path):
     (root / "wazuh-ocsf" / "venv" / "bin" / "python3").symlink_to(os.path.realpath(sys.executable))
     home = Home(root)
     env = home.env()
-    del env["WAZUH_OCSF_PYTHON"], env["WAZUH_OCSF_WAZUH_HOME"]  # found from the wrapper's location
+    del env["WAZUH_OCSF_PYTHON"], env["WAZUH_OCSF_WAZUH_HOME"]  # found from the integration's location
     result = subprocess.run(
-        [str(root / "integrations" / WRAPPER.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
+        [str(root / "integrations" / INTEGRATION.name), *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=env,
         capture_output=True,
         text=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
 import shutil
@@ -11,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hook_support import SAMPLE_ALERT, SCRIPT, WRAPPER, Home, alert_bytes, argv_48, finding_uid_of
+from hook_support import INTEGRATION, SAMPLE_ALERT, Home, alert_bytes, argv_48, finding_uid_of
 
 from wazuh_ocsf import hook, hook_bundle
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES
@@ -36,8 +35,7 @@ def installed(tmp_path) -> Path:
     """``<home>`` with the installer's layout: integrations/ and wazuh-ocsf/lib/wazuh_ocsf, bundled."""
     root = tmp_path / "ossec"
     (root / "integrations").mkdir(parents=True)
-    for source in (WRAPPER, SCRIPT):
-        shutil.copy(source, root / "integrations" / source.name)
+    shutil.copy(INTEGRATION, root / "integrations" / INTEGRATION.name)
     lib = root / "wazuh-ocsf" / "lib"
     shutil.copytree(PACKAGE, lib / "wazuh_ocsf", ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run(
@@ -68,10 +66,15 @@ def test_a_changed_source_makes_the_bundle_stale_and_unused(installed):
 
 def test_a_bundle_of_another_byte_code_version_is_unused(installed):
     path = Path(hook_bundle.bundle_path(str(installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf")))
-    header, _magic, records = marshal.loads(path.read_bytes())
-    path.write_bytes(marshal.dumps((header, b"\x00\x00\r\n", records)))
+    data = path.read_bytes()
+    _header, magic, _records = hook_bundle.read_index(data)
+    foreign = data.replace(magic, b"\x00\x00\r\n", 1)  # the same length: the offsets stay right
+    assert hook_bundle.read_index(foreign)[1] == b"\x00\x00\r\n"
+    path.write_bytes(foreign)
     assert probe(installed)[:2] == ["False", "SourceFileLoader"]
     path.write_bytes(b"garbage")
+    assert probe(installed)[:2] == ["False", "SourceFileLoader"]
+    path.write_bytes(data[: len(data) // 2])  # truncated: the index points past the end
     assert probe(installed)[:2] == ["False", "SourceFileLoader"]
 
 
@@ -86,7 +89,7 @@ def test_the_bundled_hook_spools_the_same_event(installed, tmp_path, ocsf_class)
     home = _home_with(installed, ocsf_class)
     env = home.env()
     del env["WAZUH_OCSF_WAZUH_HOME"]
-    command = [PYTHON, "-I", "-S", str(installed / "integrations" / SCRIPT.name)]
+    command = [PYTHON, "-I", "-S", str(installed / "integrations" / INTEGRATION.name)]
     result = subprocess.run(
         [*command, *map(str, argv_48(home.alert_file(alert_bytes(SAMPLE_ALERT))))],
         env=env,
@@ -107,13 +110,13 @@ def test_the_bundled_hook_spools_the_same_event(installed, tmp_path, ocsf_class)
 def test_the_bundle_holds_exactly_what_the_hook_imports_on_success(installed):
     """Generated from the real imports: every package module a spooled alert of any class loads."""
     lib = installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf"
-    _header, _magic, records = marshal.loads(Path(hook_bundle.bundle_path(str(lib))).read_bytes())
+    _header, _magic, records = hook_bundle.read_index(Path(hook_bundle.bundle_path(str(lib))).read_bytes())
     bundled = {record[0] for record in records}
     imported = set()
     for ocsf_class in HOOK_CLASSES:
         home = _home_with(installed, ocsf_class)
         alert = home.alert_file(alert_bytes(SAMPLE_ALERT))
-        script = installed / "integrations" / SCRIPT.name
+        script = installed / "integrations" / INTEGRATION.name
         result = subprocess.run(
             [PYTHON, "-X", "importtime", "-I", "-S", str(script), *map(str, argv_48(alert))],
             env=home.env(),
@@ -123,8 +126,9 @@ def test_the_bundle_holds_exactly_what_the_hook_imports_on_success(installed):
         )
         assert result.returncode == 0, result.stderr
         imported |= set(re.findall(r"\| +(wazuh_ocsf\.[\w.]+)$", result.stderr, re.MULTILINE))
-    # As root (CI), the hook first consults privileges: not integratord's path, imported as usual.
-    imported -= {"wazuh_ocsf.hook_bundle", "wazuh_ocsf.privileges"}
+    # Imported before the bundle is installed (hook_entry, hook_bundle), or as root only (CI: the hook
+    # first consults privileges, not integratord's path): imported as usual.
+    imported -= {"wazuh_ocsf.hook_entry", "wazuh_ocsf.hook_bundle", "wazuh_ocsf.privileges"}
     assert imported <= bundled
     # With auto, a routed class's module is imported only for an alert that class takes.
     assert bundled - imported <= {f"wazuh_ocsf.mapping.{CLASS_NAMES[uid]}" for uid in ROUTED_CLASSES}

@@ -10,7 +10,7 @@ import textwrap
 import threading
 from pathlib import Path
 
-from hook_support import REDIRECT, REPO_ROOT, SCRIPT, WRAPPER, Home, alert_bytes, finding_uid_of, numbered_alert
+from hook_support import INTEGRATION, REDIRECT, REPO_ROOT, Home, alert_bytes, finding_uid_of, numbered_alert
 
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.mapping import finding_uid
@@ -107,7 +107,7 @@ def test_8_hooks_500_alerts_each_while_a_reader_consumes(tmp_path):
                 str(w),
                 str(per_worker),
                 str(workdir),
-                str(SCRIPT),
+                str(INTEGRATION),
             ],
             env=home.env(),
             stdout=subprocess.PIPE,
@@ -151,6 +151,6 @@ def test_real_wrapper_processes_in_parallel_while_a_reader_consumes(tmp_path):
     reader.stop.set()
     reader.join(timeout=60)
     assert failures == []
-    assert WRAPPER.exists()
+    assert INTEGRATION.exists()
     expected = {finding_uid(numbered_alert(n, w)) for w in range(WORKERS) for n in range(per_worker)}
     _assert_exactly_once(reader, expected)

@@ -296,10 +296,11 @@ def test_install_places_files_with_owners_and_modes(installed):
     root, _, _ = installed
     home = root / HOME.lstrip("/")
     assert owner_mode(home / "integrations/custom-wazuh-ocsf") == (0, GID, 0o750)
-    assert owner_mode(home / "integrations/custom-wazuh-ocsf.py") == (0, GID, 0o750)
-    assert (home / "integrations/custom-wazuh-ocsf").read_bytes() == (
-        REPO / "integrations/custom-wazuh-ocsf"
-    ).read_bytes()
+    assert not (home / "integrations/custom-wazuh-ocsf.py").exists()  # no sh wrapper, so no script beside it
+    installed_integration = (home / "integrations/custom-wazuh-ocsf").read_bytes()
+    first, _, rest = installed_integration.partition(b"\n")
+    assert first == f"#!{HOME}/wazuh-ocsf/venv/bin/python3 -IS".encode()  # integratord execs it: no shell
+    assert rest == (REPO / "integrations/custom-wazuh-ocsf").read_bytes().partition(b"\n")[2]
     assert owner_mode(home / "etc/wazuh-ocsf.conf") == (0, GID, 0o640)
     assert owner_mode(home / "wazuh-ocsf") == (0, GID, 0o750)
     assert owner_mode(home / "wazuh-ocsf/spool") == (UID, GID, 0o750)
@@ -389,6 +390,56 @@ def test_rerun_changes_nothing(installed, tmp_path):
     assert snapshot(root) == before
     assert "would" not in result.stdout and "update" not in result.stdout and "create " not in result.stdout
     assert "restart" not in result.stdout
+
+
+SH_WRAPPER = b"""#!/bin/sh
+exec "$python" -I -S "$dir/custom-wazuh-ocsf.py" "$@"
+"""
+
+
+def test_upgrade_replaces_the_sh_wrapper_and_removes_its_script(installed, tmp_path):
+    """An install made before the integration was one Python file: sh wrapper + custom-wazuh-ocsf.py."""
+    root = copy_tree(installed[0], tmp_path)
+    integrations = root / HOME.lstrip("/") / "integrations"
+    expected = (integrations / "custom-wazuh-ocsf").read_bytes()
+    for name, data in (("custom-wazuh-ocsf", SH_WRAPPER), ("custom-wazuh-ocsf.py", b"import sys\n")):
+        (integrations / name).write_bytes(data)
+        os.chown(integrations / name, 0 if IS_ROOT else os.getuid(), GID)
+        (integrations / name).chmod(0o750)
+    result = run_installer(root)
+    assert result.returncode == 0, result.stderr
+    out = " ".join(result.stdout.split())
+    assert f"update {HOME}/integrations/custom-wazuh-ocsf (root:{GROUP} 0750)" in out
+    assert f"remove {HOME}/integrations/custom-wazuh-ocsf.py" in out
+    assert (integrations / "custom-wazuh-ocsf").read_bytes() == expected
+    assert owner_mode(integrations / "custom-wazuh-ocsf") == (0, GID, 0o750)
+    assert not (integrations / "custom-wazuh-ocsf.py").exists()
+    assert sorted(p.name for p in integrations.iterdir() if "wazuh-ocsf" in p.name) == ["custom-wazuh-ocsf"]
+
+
+def test_the_shebang_refuses_what_the_kernel_cannot_run():
+    from wazuh_ocsf_installer import integration
+    from wazuh_ocsf_installer.errors import InstallError
+
+    assert integration.shebang("/var/ossec/wazuh-ocsf/venv/bin/python3") == (
+        b"#!/var/ossec/wazuh-ocsf/venv/bin/python3 -IS\n"
+    )
+    for python, words in (
+        ("/opt/wazuh manager/wazuh-ocsf/venv/bin/python3", "without blanks"),
+        ("relative/bin/python3", "absolute path"),
+        ("/" + "d" * 120 + "/bin/python3", "longer than the 127 bytes"),
+    ):
+        with pytest.raises(InstallError, match=words):
+            integration.shebang(python)
+    with pytest.raises(InstallError, match="no #! line"):
+        integration.render(b"import sys\n", "/var/ossec/wazuh-ocsf/venv/bin/python3")
+
+
+def run_installed_integration(root: Path, argv: list, **kwargs) -> subprocess.CompletedProcess:
+    """Run the installed integration as the kernel would inside ``root``: its ``#!`` interpreter, under ``root``."""
+    script = Path(argv[0])
+    interpreter, flags = script.read_bytes().partition(b"\n")[0][2:].decode().split(" ", 1)
+    return subprocess.run([str(root) + interpreter, flags, *argv], **kwargs)
 
 
 def test_install_shows_pips_progress(installed):
@@ -987,7 +1038,8 @@ def test_installed_integration_spools_an_alert_and_flush_writes_parquet(installe
         "0",
         "> /dev/null 2>&1",
     ]
-    hook = subprocess.run(
+    hook = run_installed_integration(
+        root,
         argv,
         env=env,
         cwd=home,

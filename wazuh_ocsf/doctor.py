@@ -78,12 +78,13 @@ class Layout:
         return os.path.join(self.wazuh_home, "etc", "ossec.conf")
 
     @property
-    def wrapper(self) -> str:
+    def integration(self) -> str:
         return os.path.join(self.wazuh_home, "integrations", INTEGRATION)
 
     @property
-    def script(self) -> str:
-        return self.wrapper + ".py"
+    def legacy_script(self) -> str:
+        """The ``.py`` an older install's ``sh`` wrapper ran (an upgrade removes it)."""
+        return self.integration + ".py"
 
     @property
     def lib_dir(self) -> str:
@@ -359,15 +360,18 @@ def check_ossec_block(ctx: Context) -> Check:
 
 
 def check_integration_file(ctx: Context) -> Check:
-    """The wrapper and its .py: root-owned, group wazuh (or root), not writable by wazuh, runnable."""
+    """The integration (and an older install's .py): root-owned, group wazuh or root, not writable by wazuh."""
     name = "integration file"
     identity = _identity(ctx.layout)
     if identity is None:
         return _no_user(ctx.layout, name)
-    wrapper, script = ctx.layout.wrapper, ctx.layout.script
-    fix = f"chown root:{ctx.layout.group} {wrapper} {script} && chmod 0750 {wrapper} {script}"
+    files = [(ctx.layout.integration, "rx")]
+    if os.path.lexists(ctx.layout.legacy_script):  # an older install's sh wrapper runs it
+        files.append((ctx.layout.legacy_script, "r"))
+    paths = " ".join(path for path, _ in files)
+    fix = f"chown root:{ctx.layout.group} {paths} && chmod 0750 {paths}"
     details = []
-    for path, needs in ((wrapper, "rx"), (script, "r")):
+    for path, needs in files:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -513,7 +517,20 @@ def _free_bytes(path: str) -> int | None:
 
 
 def hook_pythons(layout: Layout) -> list:
-    """The interpreters the wrapper tries, in its order: the installer's venv, the manager's Python."""
+    """The interpreters the integration may run on, in its order.
+
+    The installed integration names its one in its ``#!`` line (``#!<venv>/bin/python3 -IS``);
+    an older install's ``sh`` wrapper (or a checkout's) tries the installer's venv, then the
+    manager's Python.
+    """
+    try:
+        with open(layout.integration, "rb") as handle:
+            first = handle.readline(512)
+    except OSError:
+        first = b""
+    interpreter = first[2:].split(maxsplit=1)[0].decode(errors="replace") if first.startswith(b"#!/") else ""
+    if os.path.basename(interpreter).startswith("python"):
+        return [interpreter]
     return [layout.venv_python, layout.framework_python]
 
 
@@ -525,10 +542,10 @@ _HOOK_PROBE = (
 
 
 def check_hook_interpreter(ctx: Context) -> Check:
-    """The wrapper's interpreter imports the hook from the lib copy, run as the manager's user.
+    """The integration's interpreter imports the hook from the lib copy, run as the manager's user.
 
-    Like the wrapper, the venv's Python is used when the manager's user can execute it, else
-    the manager's own; the import runs with ``-I -S`` as the hook does.
+    The interpreter of the integration's ``#!`` line (:func:`hook_pythons`); the import runs with
+    ``-I -S`` as the hook does.
     """
     name = "hook interpreter"
     identity = _identity(ctx.layout)
@@ -540,7 +557,7 @@ def check_hook_interpreter(ctx: Context) -> Check:
             done = _run([python, "-I", "-S", "-c", _HOOK_PROBE, root], identity, cwd=ctx.layout.wazuh_home)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             tried.append(f"{python}: {exc.strerror or exc}")
-            continue  # the wrapper's `[ -x ]` fails the same way: it tries the next one
+            continue  # an older sh wrapper's `[ -x ]` fails the same way: it tries the next one
         except (OSError, subprocess.SubprocessError) as exc:
             return Check(name, FAIL, f"{python}{user} cannot be run: {exc}", "re-run the installer")
         break
@@ -548,7 +565,7 @@ def check_hook_interpreter(ctx: Context) -> Check:
         return Check(
             name,
             FAIL,
-            f"no interpreter the wrapper can run{user}: " + "; ".join(tried),
+            f"no interpreter the integration can run{user}: " + "; ".join(tried),
             "re-run the installer (it makes the venv), or set WAZUH_OCSF_PYTHON for wazuh-integratord",
         )
     if done.returncode != 0:
@@ -688,7 +705,7 @@ _PROBE_ALERT = (
 def time_hook(layout: Layout, identity: _Identity | None, alert: bytes, runs: int = HOOK_PROBE_RUNS) -> float:
     """Median seconds of one hook run as integratord makes it, on a throw-away spool.
 
-    The installed wrapper with integratord's argv, as the manager's user, cwd the home, stdin
+    The installed integration with integratord's argv, as the manager's user, cwd the home, stdin
     ``/dev/null``; ``WAZUH_OCSF_SPOOL_DIR`` points at a temporary spool, so nothing reaches
     the real one. Raises OSError or RuntimeError (with the hook's last words) if a run fails.
     """
@@ -706,7 +723,7 @@ def time_hook(layout: Layout, identity: _Identity | None, alert: bytes, runs: in
             for path in (temp, spool, alert_file):
                 os.chown(path, identity.uid, identity.group_gid)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "WAZUH_OCSF_SPOOL_DIR": spool}
-        argv = [layout.wrapper, alert_file, "", "", "", "", "10", "3", "> /dev/null 2>&1"]
+        argv = [layout.integration, alert_file, "", "", "", "", "10", "3", "> /dev/null 2>&1"]
         times = []
         for _ in range(runs):
             started = time.perf_counter()

@@ -42,7 +42,7 @@ ERR_UNMAPPABLE = 10  # valid JSON, but not a Wazuh alert the mapper can use (no 
 ERR_CONFIG = 11  # wazuh-ocsf.conf, an environment variable or <options> is invalid
 ERR_SPOOL_UNAVAILABLE = 12  # spool directory missing, not writable, disk full
 ERR_SPOOL_FULL = 13  # the spool reached WAZUH_OCSF_SPOOL_MAX_BYTES and the policy is refuse
-ERR_INSTALL = 14  # the installation is broken (no interpreter, package missing): wrapper or script
+ERR_INSTALL = 14  # the installation is broken (no interpreter, package missing): hook_entry or the integration file
 
 EXIT_CODES = {
     OK: "the alert was spooled",

@@ -2,18 +2,19 @@
 
 The hook is a fresh interpreter per alert, and most of what it adds to a bare start is finding,
 opening, checking and reading one ``.pyc`` file per module of its success path. The installer
-runs this file once per interpreter the wrapper may use (after byte-compiling the package)::
+runs this file once per interpreter the hook may use (after byte-compiling the package)::
 
     <python> -I -S <lib>/wazuh_ocsf/hook_bundle.py
 
 which imports the success path of the hook for every OCSF class (so the list is the real
 modules' own imports, never kept by hand), compiles each of those modules from its source and
-writes them to ``wazuh_ocsf/__pycache__/hook-bundle.<cache tag>.bin``: for each module its name,
-its source file's size and modification time, and its byte code (without docstrings). The hook script calls
-:func:`install` first; if the bundle exists, was made by this interpreter's byte-code version
-and every source file still has the size and time recorded, the modules are loaded from it
-(each unmarshalled and run only when imported, as a normal import would); otherwise nothing
-happens and the modules are imported as usual. A stale bundle is never used.
+writes them to ``wazuh_ocsf/__pycache__/hook-bundle.<cache tag>.bin``: a small index (for each
+module its name, its source file's size and modification time, and where its byte code lies),
+then the byte code of each (without docstrings). The hook (``hook_entry``) calls :func:`install`
+first; if the bundle exists, was made by this interpreter's byte-code version and every source
+file still has the size and time recorded, the modules are loaded from it (one read of the
+file; each module's byte code unmarshalled and run only when it is imported, as a normal import
+would); otherwise nothing happens and the modules are imported as usual. A stale bundle is never used.
 
 Standard library only, and only what the interpreter has loaded before ``main`` (``marshal``,
 ``os``, ``sys``): this module is on the hook's path.
@@ -23,7 +24,8 @@ import marshal
 import os
 import sys
 
-FORMAT = 1
+FORMAT = 2
+_LENGTH = 8  # bytes of the index's length, before the index
 PACKAGE = "wazuh_ocsf"
 # What the hook imports on success, for any class: the bundle holds these and what they import.
 ROOTS = (
@@ -44,15 +46,16 @@ def _magic() -> bytes:
 class _BundleLoader:
     """A meta path finder and loader for the modules of one bundle."""
 
-    def __init__(self, package_dir: str, entries: dict) -> None:
+    def __init__(self, package_dir: str, entries: dict, data: memoryview) -> None:
         self.package_dir = package_dir
-        self.entries = entries  # name → (path relative to the package, is a package, marshalled code)
+        self.entries = entries  # name → (path relative to the package, is a package, offset, length)
+        self.data = data  # the whole file: each module's byte code is unmarshalled from it when imported
 
     def find_spec(self, name, path=None, target=None):
         entry = self.entries.get(name)
         if entry is None:
             return None
-        relative, is_package, _code = entry
+        relative, is_package, _offset, _length = entry
         origin = os.path.join(self.package_dir, relative)
         spec = sys.modules["_frozen_importlib"].ModuleSpec(name, self, origin=origin, is_package=is_package)
         spec.has_location = True  # __file__, as a normal import sets it
@@ -64,7 +67,15 @@ class _BundleLoader:
         return None  # the default module object
 
     def exec_module(self, module) -> None:
-        exec(marshal.loads(self.entries[module.__name__][2]), module.__dict__)
+        _relative, _is_package, offset, length = self.entries[module.__name__]
+        exec(marshal.loads(self.data[offset : offset + length]), module.__dict__)
+
+
+def read_index(data) -> tuple:
+    """``(format, magic, records)`` of a bundle's bytes; each record ``(name, relative path, is a
+    package, source size, source mtime_ns, offset, length)``. Raises ValueError (or EOFError) if malformed."""
+    size = int.from_bytes(data[:_LENGTH], "little")
+    return marshal.loads(data[_LENGTH : _LENGTH + size])
 
 
 def install(package_dir: str = "") -> bool:
@@ -79,18 +90,21 @@ def install(package_dir: str = "") -> bool:
             data = os.read(fd, os.fstat(fd).st_size + 1)
         finally:
             os.close(fd)
-        header, magic, records = marshal.loads(data)
+        view = memoryview(data)
+        header, magic, records = read_index(view)
         if header != FORMAT or magic != _magic():
             return False
         entries = {}
-        for name, relative, is_package, size, mtime_ns, code in records:
+        for name, relative, is_package, size, mtime_ns, offset, length in records:
             status = os.stat(os.path.join(package_dir, relative))
             if status.st_size != size or status.st_mtime_ns != mtime_ns:
                 return False  # a source changed after the bundle was made
-            entries[name] = (relative, is_package, code)
+            if offset + length > len(data):
+                return False  # truncated
+            entries[name] = (relative, is_package, offset, length)
     except Exception:  # whatever is wrong with it, the normal imports still work
         return False
-    sys.meta_path.insert(0, _BundleLoader(package_dir, entries))
+    sys.meta_path.insert(0, _BundleLoader(package_dir, entries, view))
     return True
 
 
@@ -106,7 +120,7 @@ def hook_modules() -> list:
 
 def build(package_dir: str) -> str:
     """Write the bundle of this interpreter for the package in ``package_dir``; its path."""
-    records = []
+    records, blobs = [], []
     for name in hook_modules():
         module = sys.modules[name]
         source = os.path.realpath(module.__file__)
@@ -120,13 +134,25 @@ def build(package_dir: str) -> str:
         # about a sixth less byte code to read and unmarshal on every alert.
         code = compile(text, os.path.join(package_dir, relative), "exec", dont_inherit=True, optimize=2)
         is_package = os.path.basename(relative) == "__init__.py"
-        records.append((name, relative, is_package, status.st_size, status.st_mtime_ns, marshal.dumps(code)))
+        records.append((name, relative, is_package, status.st_size, status.st_mtime_ns))
+        blobs.append(marshal.dumps(code))
+    # The index's offsets depend on its own length: fix the length with placeholder offsets first
+    # (marshal writes an int of this size in the same number of bytes).
+    placeholder = [(*record, 1 << 30, 1 << 30) for record in records]
+    index_size = len(marshal.dumps((FORMAT, _magic(), tuple(placeholder))))
+    offset, indexed = _LENGTH + index_size, []
+    for record, blob in zip(records, blobs):
+        indexed.append((*record, offset, len(blob)))
+        offset += len(blob)
+    index = marshal.dumps((FORMAT, _magic(), tuple(indexed)))
+    if len(index) != index_size:
+        raise ValueError("the bundle's index changed size")  # cannot happen: same ints of the same width
     path = bundle_path(package_dir)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     temp = f"{path}.tmp-{os.getpid()}-{os.urandom(4).hex()}"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(marshal.dumps((FORMAT, _magic(), tuple(records))))
+        handle.write(len(index).to_bytes(_LENGTH, "little") + index + b"".join(blobs))
     os.replace(temp, path)
     return path
 

@@ -17,7 +17,16 @@ import time
 import wazuh_ocsf
 import wazuh_ocsf.config
 from wazuh_ocsf.spool import SEGMENTS
-from wazuh_ocsf_installer import INTEGRATION_NAME, config_file, follow_service, ossec_conf, safe_fs, schedule, venv
+from wazuh_ocsf_installer import (
+    INTEGRATION_NAME,
+    config_file,
+    follow_service,
+    integration,
+    ossec_conf,
+    safe_fs,
+    schedule,
+    venv,
+)
 from wazuh_ocsf_installer.detect import Target, default_account, detect_manager, has_systemd, python_version
 from wazuh_ocsf_installer.errors import InstallError, OssecConfError, UsageError
 from wazuh_ocsf_installer.files import (
@@ -83,7 +92,9 @@ class Layout:
         self.lib = os.path.join(self.base, "lib", "wazuh_ocsf")
         self.config = target.home_path("etc", "wazuh-ocsf.conf")
         self.ossec_conf = target.home_path("etc", "ossec.conf")
-        self.integrations = [target.home_path("integrations", n) for n in (INTEGRATION_NAME, INTEGRATION_NAME + ".py")]
+        self.integration = target.home_path("integrations", INTEGRATION_NAME)
+        #: Every file of the integration any version installed (the sh wrapper's .py before this one).
+        self.integrations = [self.integration, self.integration + integration.LEGACY_SUFFIX]
         self.link = os.path.join(bin_dir, "wazuh-ocsf")
         self.console_script = os.path.join(self.venv, "bin", "wazuh-ocsf")
         self.units = [os.path.join(schedule.UNIT_DIR, n) for n in (schedule.SERVICE, schedule.TIMER)]
@@ -571,17 +582,18 @@ def plan_install(args) -> Plan:
     venv_changes.append(plan_symlink(layout.phys(layout.link), layout.link, layout.console_script))
     plan.add("Package", venv_changes)
 
-    integration_changes = []
-    for logical in layout.integrations:
-        source = os.path.join(SOURCE_DIR, "integrations", os.path.basename(logical))
-        try:
-            with open(source, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            raise InstallError(
-                f"cannot read {source}: {exc}; run the installer from a complete wazuh-ocsf source tree"
-            ) from None
-        integration_changes.append(plan_file(layout.phys(logical), logical, data, root_owner, 0o750))
+    source = os.path.join(SOURCE_DIR, "integrations", INTEGRATION_NAME)
+    try:
+        with open(source, "rb") as handle:
+            data = integration.render(handle.read(), os.path.join(layout.venv, "bin", "python3"))
+    except OSError as exc:
+        raise InstallError(
+            f"cannot read {source}: {exc}; run the installer from a complete wazuh-ocsf source tree"
+        ) from None
+    integration_changes = [plan_file(layout.phys(layout.integration), layout.integration, data, root_owner, 0o750)]
+    # An older install's sh wrapper ran this .py: the integration above replaces both.
+    legacy = layout.integrations[1]
+    integration_changes.append(plan_remove(layout.phys(legacy), legacy, "the sh wrapper's script: no longer used"))
     plan.add("Integration (run by wazuh-integratord, which refuses files writable by its user)", integration_changes)
 
     shown = config_file.masked(text)

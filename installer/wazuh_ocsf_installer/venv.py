@@ -4,7 +4,7 @@ The manager's embedded Python is never modified: the venv is created from it (or
 ``--python``) and pip installs into the venv only, from the package index or, offline, from a
 directory of wheels. The hook does not use the venv's site-packages: it runs with ``-I -S`` on
 the standard library and imports ``wazuh_ocsf`` from ``<home>/wazuh-ocsf/lib``, a root-owned
-copy of the installed package, byte-compiled for each interpreter the wrapper may pick, so a
+copy of the installed package, byte-compiled for each interpreter the hook may run on, so a
 Wazuh upgrade that replaces the embedded Python cannot break alerts flowing into the spool.
 """
 
@@ -251,7 +251,7 @@ def lib_differs(package: str, lib: str) -> bool:
 def sync_lib(package: str, lib: str, owner: Owner, pythons: list) -> None:
     """Make ``lib`` an exact copy of ``package`` owned by ``owner`` (dirs 0750, files 0640), byte-compiled.
 
-    Byte code is compiled now, as root, for every interpreter the wrapper may run, because the
+    Byte code is compiled now, as root, for every interpreter the hook may run on, because the
     hook runs as ``wazuh`` and cannot write ``__pycache__`` into this root-owned tree.
     """
     source = _package_files(package)

@@ -236,15 +236,14 @@ def _make_tree(home: Path, url: str, role_arn: str, ocsf_class: str, sources: di
     """``<home>`` laid out like a manager with wazuh-ocsf installed."""
     for sub in ("etc", "logs", "integrations", "wazuh-ocsf/spool", "wazuh-ocsf/lib", "framework/python/bin"):
         (home / sub).mkdir(parents=True, exist_ok=True)
-    for name in (INTEGRATION, INTEGRATION + ".py"):
-        shutil.copy2(CHECKOUT / "integrations" / name, home / "integrations" / name)
-        os.chmod(home / "integrations" / name, 0o750)
+    shutil.copy2(CHECKOUT / "integrations" / INTEGRATION, home / "integrations" / INTEGRATION)
+    os.chmod(home / "integrations" / INTEGRATION, 0o750)
     shutil.copytree(
         CHECKOUT / "wazuh_ocsf",
         home / "wazuh-ocsf" / "lib" / "wazuh_ocsf",
         ignore=shutil.ignore_patterns("__pycache__"),
     )
-    # The wrapper's default interpreter on a manager is the embedded framework/python.
+    # The checkout's integration (no installed #! line) runs on the venv's or else the embedded framework/python.
     (home / "framework" / "python" / "bin" / "python3").symlink_to(sys.executable)
     config = f"""\
 # wazuh-ocsf demo: the seed guide's names, plus the local server's endpoints

@@ -194,27 +194,63 @@ def _file(*, hashes: bool) -> pa.Field:
     return _obj("file", "file", *fields)
 
 
-def _endpoint(name: str) -> pa.Field:
-    return _obj(name, "network_endpoint", _f("ip", "ip_t"), _f("port", "port_t"))
+def _endpoint(name: str, *extra: pa.Field) -> pa.Field:
+    return _obj(name, "network_endpoint", _f("ip", "ip_t"), _f("port", "port_t"), *extra)
+
+
+def _named(name: str, ocsf_object: str) -> pa.Field:
+    return _obj(name, ocsf_object, _f("name", "string_t"))
+
+
+def _process_user() -> pa.Field:
+    return _obj("user", "user", _f("name", "string_t"), _f("domain", "string_t"))
 
 
 def _evidences() -> pa.Field:
+    """Detection Finding ``evidences`` (mapping.evidences, mapping.module_evidence)."""
+    user = _obj(
+        "user",
+        "user",
+        _f("name", "string_t"),
+        _f("uid", "string_t"),
+        _f("uid_alt", "string_t"),
+        _f("type", "string_t"),
+        _f("credential_uid", "string_t"),
+        _obj("account", "account", _f("uid", "string_t"), _f("type_id", "integer_t"), _f("type", "string_t")),
+    )
+    session = _obj(
+        "session", "session", _f("created_time", "timestamp_t"), _f("is_mfa", "boolean_t"), _f("issuer", "string_t")
+    )
+    api = _obj(
+        "api",
+        "api",
+        _f("operation", "string_t"),
+        _f("version", "string_t"),
+        _named("service", "service"),
+        _obj("request", "request", _f("uid", "string_t")),
+        _obj("response", "response", _f("error", "string_t"), _f("error_message", "string_t")),
+    )
+    process_fields = (_f("name", "string_t"), _f("pid", "integer_t"), _f("uid", "string_t"), _f("cmd_line", "string_t"))
     return _list_of(
         "evidences",
         _obj(
             "element",
             "evidences",
-            _endpoint("src_endpoint"),
+            _endpoint("src_endpoint", _f("svc_name", "string_t"), _f("uid", "string_t")),
             _endpoint("dst_endpoint"),
-            _obj("actor", "actor", _obj("user", "user", _f("name", "string_t"))),
+            _obj("actor", "actor", user, session, _f("invoked_by", "string_t"), _named("idp", "idp")),
+            api,
             _file(hashes=True),
             _obj(
                 "process",
                 "process",
-                _f("name", "string_t"),
-                _f("pid", "integer_t"),
-                _f("cmd_line", "string_t"),
-                _file(hashes=False),
+                *process_fields,
+                _f("created_time", "timestamp_t"),
+                _f("integrity_id", "integer_t"),
+                _f("integrity", "string_t"),
+                _file(hashes=True),
+                _process_user(),
+                _obj("parent_process", "process", *process_fields, _file(hashes=False), _process_user()),
             ),
         ),
     )

@@ -103,7 +103,8 @@ def test_validator_rejects_a_broken_event(round_tripped: tuple, validators) -> N
 
 
 def _files(event: dict) -> list:
-    files = [event.get("file"), event.get("file_result"), event.get("actor", {}).get("process", {}).get("file")]
+    files = [event.get("file"), event.get("file_result"), event.get("actor", {}).get("process", {}).get("file"),
+             event.get("process", {}).get("file")]
     for evidence in event.get("evidences", []):
         process = evidence.get("process", {})
         files += [evidence.get("file"), process.get("file"), process.get("parent_process", {}).get("file")]

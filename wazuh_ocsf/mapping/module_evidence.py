@@ -394,3 +394,19 @@ def module_evidence(data: dict) -> dict | None:
             if type(eventdata) is dict:
                 return sysmon_evidence(eventdata, system.get("eventID"))
     return None
+
+
+def add_finding_attributes(event: dict, data: dict) -> None:
+    """Security Finding 1.1.0 has no ``evidences``; of what they hold it has ``api`` (with the
+    cloud profile, which CloudTrail alerts have) and ``process``: CloudTrail's API call and
+    Sysmon's process go there. (Office 365's operation does not: its alerts have no cloud
+    profile, and no ``cloud.provider`` to give one.)"""
+    module = module_evidence(data)
+    if module is None:
+        return
+    api = module.get("api")
+    if api is not None and "cloud" in event:
+        event["api"] = api
+    process = module.get("process")
+    if process is not None:
+        event["process"] = process

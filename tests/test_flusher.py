@@ -166,9 +166,10 @@ def test_flush_delivers_every_event_once_as_one_hive_partitioned_dataset(tmp_pat
     evidence = f"SELECT unnest(evidences) AS e FROM read_parquet('{out}/ext/wazuhdet/**/*.parquet')"
     calls = connection.execute(f"SELECT e.api.operation, e.api.response.error, e.actor.user.uid FROM ({evidence}) "
                                "WHERE e.api.service.name = 's3.amazonaws.com'").fetchall()
-    assert calls == [("DeleteBucket", "AccessDenied", "arn:aws:sts::111122223333:assumed-role/ci-deploy/ci-deploy-session")] * 2
-    hashes = connection.execute(f"SELECT e.process.name, h.value FROM ({evidence}), unnest(e.process.file.hashes) AS t(h) "
-                                "WHERE h.algorithm_id = 3").fetchall()
+    role_session = "arn:aws:sts::111122223333:assumed-role/ci-deploy/ci-deploy-session"
+    assert calls == [("DeleteBucket", "AccessDenied", role_session)] * 2
+    hashes = connection.execute(f"SELECT e.process.name, h.value FROM ({evidence}), "
+                                "unnest(e.process.file.hashes) AS t(h) WHERE h.algorithm_id = 3").fetchall()
     assert hashes == [("wscript.exe", "CE9F70E104C07D92FC05FBD6000839FD6A87FF010E706396F87DD679244ED97B")] * 2
 
     # The delivered index has every uid under its day.

@@ -67,7 +67,8 @@ def test_cloudtrail_assumed_role_called_by_a_service_and_refused() -> None:
             "account": {"uid": "111122223333", "type_id": 10, "type": "AWS Account"},
         },
         # the role the session was issued by: OCSF session.issuer, "the identifier of the session issuer"
-        "session": {"created_time": 1713859929000, "is_mfa": False, "issuer": "arn:aws:iam::111122223333:role/ci-deploy"},
+        "session": {"created_time": 1713859929000, "is_mfa": False,
+                    "issuer": "arn:aws:iam::111122223333:role/ci-deploy"},
         "invoked_by": "cloudformation.amazonaws.com",
     }
     # an AWS service made the call: its name, not an IP (OCSF svc_name, "service-to-service")
@@ -171,7 +172,8 @@ def test_sysmon_image_loaded_hashes_belong_to_the_loaded_file() -> None:
     assert [h["algorithm"] for h in found["file"]["hashes"]] == ["SHA-1", "MD5", "SHA-256", "IMPHASH"]
     assert found["process"] == {
         "pid": 5700, "uid": "{4dc16835-24d1-60f7-4001-000000005000}", "name": "infosMin48.exe",
-        "file": {"name": "infosMin48.exe", "path": "C:\\Users\\AtomicRed\\AppData\\Local\\Temp\\infosMin48.exe", **FILE},
+        "file": {"name": "infosMin48.exe", **FILE,
+                 "path": "C:\\Users\\AtomicRed\\AppData\\Local\\Temp\\infosMin48.exe"},
     }
 
 
@@ -276,3 +278,20 @@ def test_security_finding_gets_cloudtrails_api_and_sysmons_process() -> None:
 def test_alerts_of_other_modules_pay_three_lookups_and_get_nothing() -> None:
     for data in ({"srcip": "1.2.3.4"}, {"audit": {"pid": "1"}}, {"win": {"system": {"eventID": "4624"}}}, {}):
         assert module_evidence(copy.deepcopy(data)) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2024-04-22T15:58:40Z", 1713801520000), ("2021-04-28 20:11:55.352", 1619640715352),
+     ("2024-13-22T15:58:40Z", None), ("2024-04-22T15:58:4xZ", None), ("\u0662024-04-22T15:58:40Z", None),
+     ("2024-04-22T15:58:40+00:00", None), ("1969-12-31T23:59:59Z", None), ("", None)],
+)
+def test_session_and_process_times_without_re(value: str, expected: int | None) -> None:
+    source = {"aws": {"eventName": "x", "userIdentity": {"userName": "u", "sessionContext": {
+        "attributes": {"creationDate": value}}}}} if "T" in value or not value else None
+    if source is not None:
+        assert module_evidence(source)["actor"].get("session", {}).get("created_time") == expected
+    else:
+        found = module_evidence({"win": {"system": {**SYSMON, "eventID": "1"},
+                                         "eventdata": {"processId": "5", "utcTime": value}}})
+        assert found["process"].get("created_time") == expected

@@ -188,11 +188,10 @@ def map_evidences(alert: dict) -> list | None:
     file = _map_file(alert, data)
     if file is not None:
         evidence["file"] = file
-    process = _map_process(data, whodata)
+    module = module_evidence(data) if data is not None else None  # CloudTrail, Office 365, Sysmon
+    process = _map_process(data, whodata) if module is None or "process" not in module else None
     if process is not None:
         evidence["process"] = process
-    if data is not None:
-        module = module_evidence(data)  # CloudTrail, Office 365, Sysmon: richer than the above
-        if module is not None:
-            evidence.update(module)
+    if module is not None:
+        evidence.update(module)  # richer than what the generic fields gave
     return [evidence] if evidence else None

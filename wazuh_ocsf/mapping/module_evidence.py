@@ -39,7 +39,7 @@ copied; the alert fields stay in ``unmapped`` as well.
 
 from __future__ import annotations
 
-from wazuh_ocsf.mapping.common import INT32_MAX, as_int, basename, cut
+from wazuh_ocsf.mapping.common import INT32_MAX, MAX_STRING, as_int, basename, cut
 from wazuh_ocsf.mapping.observables import is_ip
 from wazuh_ocsf.mapping.timestamps import days_from_civil
 
@@ -104,23 +104,25 @@ def _utc_ms(value: str | None) -> int | None:
     (Sysmon's UTC times), else None: fixed positions, no ``re`` on the hook's path."""
     if value is None:
         return None
-    if len(value) == 20 and value[19] == "Z" and value[10] == "T":
+    size = len(value)
+    if size == 20 and value[10] == "T" and value[19] == "Z":
         millis = "000"
-    elif len(value) == 23 and value[10] == " " and value[19] == ".":
+    elif size == 23 and value[10] == " " and value[19] == ".":
         millis = value[20:]
     else:
         return None
     if value[4] != "-" or value[7] != "-" or value[13] != ":" or value[16] != ":":
         return None
     digits = value[0:4] + value[5:7] + value[8:10] + value[11:13] + value[14:16] + value[17:19] + millis
-    if not _DIGITS.issuperset(digits):
+    if not (digits.isascii() and digits.isdigit()):
         return None
-    year, month, day = int(digits[0:4]), int(digits[4:6]), int(digits[6:8])
-    hour, minute, second = int(digits[8:10]), int(digits[10:12]), int(digits[12:14])
-    if not (1970 <= year and 1 <= month <= 12 and 1 <= day <= 31 and hour < 24 and minute < 60 and second < 61):
+    number = int(digits)  # YYYYMMDDhhmmssfff
+    year, month, day = number // 10**13, number // 10**11 % 100, number // 10**9 % 100
+    hour, minute, second = number // 10**7 % 100, number // 10**5 % 100, number // 1000 % 100
+    if year < 1970 or not 1 <= month <= 12 or not 1 <= day <= 31 or hour > 23 or minute > 59 or second > 60:
         return None
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    return seconds * 1000 + int(digits[14:])
+    return seconds * 1000 + number % 1000
 
 
 # --- AWS CloudTrail ---------------------------------------------------------------------------
@@ -275,23 +277,28 @@ def office365_evidence(office: dict) -> dict | None:
 # --- Sysmon -----------------------------------------------------------------------------------
 
 
-def _win(value: str | None) -> str | None:
-    """An eventchannel value as Windows wrote it: the decoder's JSON escapes (``\\\\``, ``\\"``) undone."""
-    if value is None or "\\" not in value:
-        return value
-    return "\\".join(part.replace('\\"', '"') for part in value.split("\\\\"))
+def _win(value: object) -> str | None:
+    """An eventchannel text value as Windows wrote it: the decoder's JSON escapes (``\\\\``,
+    ``\\"``) undone; None unless a non-empty string."""
+    if type(value) is not str or not value:
+        return None
+    if "\\" in value:
+        if '\\"' in value:  # rare (command lines): quotes and backslashes, left to right
+            value = "\\".join([part.replace('\\"', '"') for part in value.split("\\\\")])
+        else:
+            value = value.replace("\\\\", "\\")
+    return value if len(value) <= MAX_STRING else cut(value)
 
 
-def _fingerprints(value: str | None) -> list | None:
+def _fingerprints(value: object) -> list | None:
     """Sysmon's ``SHA1=…,MD5=…,SHA256=…,IMPHASH=…`` → OCSF fingerprints (all-zero digests,
     which Sysmon writes when it computed none, and unknown algorithms left out)."""
-    if value is None:
+    if type(value) is not str:
         return None
     hashes = []
     for part in value.split(","):
         name, _, digest = part.partition("=")
-        spec = _SYSMON_HASHES.get(name.strip().upper())
-        digest = digest.strip()
+        spec = _SYSMON_HASHES.get(name)
         if spec is not None and len(digest) == spec[2] and _HEX.issuperset(digest) and digest.strip("0"):
             hashes.append({"algorithm_id": spec[0], "algorithm": spec[1], "value": digest})
     return hashes or None
@@ -314,28 +321,38 @@ def _user(account: str | None) -> dict | None:
     return user
 
 
+def _pid(value: object) -> int | None:
+    # Sysmon writes decimal pids; 0 is no process
+    if type(value) is str and 0 < len(value) <= 10 and _DIGITS.issuperset(value):
+        number = int(value)
+        return number if 0 < number <= INT32_MAX else None
+    return as_int(value, 1, INT32_MAX)
+
+
 def _sysmon_process(eventdata: dict, keys: tuple) -> dict | None:
     pid_key, uid_keys, image_key, cmd_key, user_key = keys
+    get = eventdata.get
     process = {}
-    pid = as_int(eventdata.get(pid_key), 1, INT32_MAX)  # 0 is no process
+    pid = _pid(get(pid_key))
     if pid is not None:
         process["pid"] = pid
     for key in uid_keys:
-        uid = _text(eventdata, key)
-        if uid is not None:
-            process["uid"] = uid
+        uid = get(key)
+        if type(uid) is str and uid:
+            process["uid"] = cut(uid)
             break
     if not process:
         return None  # OCSF identifies a process by pid or uid
-    image = _win(_text(eventdata, image_key))
+    image = _win(get(image_key))
     if image is not None:
-        process["name"] = basename(image) or image
-        process["file"] = _file(image, None)
+        name = image.rpartition("\\")[2] or image  # a Windows path
+        process["name"] = name
+        process["file"] = {"name": name, "path": image, "type_id": _REGULAR_FILE[0], "type": _REGULAR_FILE[1]}
     if cmd_key is not None:
-        cmd_line = _win(_text(eventdata, cmd_key))
+        cmd_line = _win(get(cmd_key))
         if cmd_line is not None:
             process["cmd_line"] = cmd_line
-    user = _user(_win(_text(eventdata, user_key)))
+    user = _user(_win(get(user_key)))
     if user is not None:
         process["user"] = user
     return process
@@ -346,8 +363,8 @@ def sysmon_evidence(eventdata: dict, event_id: object) -> dict | None:
     evidence = {}
     source = "sourceImage" in eventdata or "sourceProcessId" in eventdata  # CreateRemoteThread, ProcessAccess
     process = _sysmon_process(eventdata, _SOURCE if source else _OWN)
-    hashes = _fingerprints(_text(eventdata, "hashes") or _text(eventdata, "hash"))
-    path = _win(_text(eventdata, "targetFilename") or _text(eventdata, "imageLoaded"))
+    hashes = _fingerprints(eventdata.get("hashes") or eventdata.get("hash"))
+    path = _win(eventdata.get("targetFilename") or eventdata.get("imageLoaded"))
     if path is not None:
         evidence["file"] = _file(path, hashes)
     if process is not None:
@@ -365,15 +382,16 @@ def sysmon_evidence(eventdata: dict, event_id: object) -> dict | None:
             if parent is not None:
                 process["parent_process"] = parent
         evidence["process"] = process
-    for ip_key, port_key, attribute in (("sourceIp", "sourcePort", "src_endpoint"),
-                                        ("destinationIp", "destinationPort", "dst_endpoint")):
-        ip = _text(eventdata, ip_key)
-        if ip is not None and is_ip(ip):
-            endpoint = {"ip": ip}
-            port = as_int(eventdata.get(port_key), 1, 65535)
-            if port is not None:
-                endpoint["port"] = port
-            evidence[attribute] = endpoint
+    if "destinationIp" in eventdata or "sourceIp" in eventdata:  # a network connection (3)
+        for ip_key, port_key, attribute in (("sourceIp", "sourcePort", "src_endpoint"),
+                                            ("destinationIp", "destinationPort", "dst_endpoint")):
+            ip = _text(eventdata, ip_key)
+            if ip is not None and is_ip(ip):
+                endpoint = {"ip": ip}
+                port = as_int(eventdata.get(port_key), 1, 65535)
+                if port is not None:
+                    endpoint["port"] = port
+                evidence[attribute] = endpoint
     return evidence or None
 
 

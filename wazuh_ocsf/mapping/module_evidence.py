@@ -94,6 +94,16 @@ def _text(obj: object, key: str) -> str | None:
     return cut(value) if type(value) is str and value else None
 
 
+def _pick(obj: dict, pairs: tuple) -> dict:
+    """``{attribute: obj[key]}`` for each ``(key, attribute)`` whose value is a non-empty string."""
+    picked = {}
+    for key, attribute in pairs:
+        value = _text(obj, key)
+        if value is not None:
+            picked[attribute] = value
+    return picked
+
+
 def _dict(obj: object, key: str) -> dict | None:
     value = obj.get(key) if type(obj) is dict else None
     return value if type(value) is dict else None
@@ -127,14 +137,13 @@ def _utc_ms(value: str | None) -> int | None:
 
 # --- AWS CloudTrail ---------------------------------------------------------------------------
 
+# userIdentity key → OCSF user attribute (OCSF's CloudTrail example mapping).
+_CLOUDTRAIL_USER = (("userName", "name"), ("arn", "uid"), ("principalId", "uid_alt"), ("type", "type"),
+                    ("accessKeyId", "credential_uid"))
+
 
 def _cloudtrail_actor(identity: dict) -> dict | None:
-    user = {}
-    for key, attribute in (("userName", "name"), ("arn", "uid"), ("principalId", "uid_alt"), ("type", "type"),
-                           ("accessKeyId", "credential_uid")):
-        value = _text(identity, key)
-        if value is not None:
-            user[attribute] = value
+    user = _pick(identity, _CLOUDTRAIL_USER)
     account = _text(identity, "accountId")
     if account is not None:
         user["account"] = {"uid": account, "type_id": _AWS_ACCOUNT[0], "type": _AWS_ACCOUNT[1]}
@@ -194,13 +203,8 @@ def _cloudtrail_api(aws: dict, operation: str) -> dict:
     request = _text(aws, "requestID")
     if request is not None:
         api["request"] = {"uid": request}
-    error, message = _text(aws, "errorCode"), _text(aws, "errorMessage")
-    if error is not None or message is not None:
-        response = {}
-        if error is not None:
-            response["error"] = error
-        if message is not None:
-            response["error_message"] = message
+    response = _pick(aws, (("errorCode", "error"), ("errorMessage", "error_message")))
+    if response:
         api["response"] = response
     return api
 

@@ -362,29 +362,43 @@ def _sysmon_process(eventdata: dict, keys: tuple) -> dict | None:
     return process
 
 
+def _sysmon_main_process(eventdata: dict, event_id: object, hashes: list | None) -> dict | None:
+    """The process a Sysmon event is about: the source of CreateRemoteThread/ProcessAccess, else
+    the event's own, with its integrity, creation time, parent and (``hashes``) image hashes."""
+    if "sourceImage" in eventdata or "sourceProcessId" in eventdata:  # 8, 10: the target stays unmapped
+        return _sysmon_process(eventdata, _SOURCE)
+    process = _sysmon_process(eventdata, _OWN)
+    if process is None:
+        return None
+    if hashes is not None and "file" in process:  # a process creation's image
+        process["file"]["hashes"] = hashes
+    level = _text(eventdata, "integrityLevel")
+    if level is not None:
+        process["integrity_id"], process["integrity"] = _INTEGRITY.get(level, (99, level))
+    if event_id == "1":
+        created = _utc_ms(_text(eventdata, "utcTime"))
+        if created is not None:
+            process["created_time"] = created
+    parent = _sysmon_process(eventdata, _PARENT)
+    if parent is not None:
+        process["parent_process"] = parent
+    return process
+
+
+def _file_path(eventdata: dict) -> str | None:
+    """The file a Sysmon file event (2, 11, 15, 23, 26, 29) or image load (6, 7) names."""
+    return _win(eventdata.get("targetFilename") or eventdata.get("imageLoaded"))
+
+
 def sysmon_evidence(eventdata: dict, event_id: object) -> dict | None:
     """Evidence attributes of a Sysmon event's ``data.win.eventdata``."""
     evidence = {}
-    source = "sourceImage" in eventdata or "sourceProcessId" in eventdata  # CreateRemoteThread, ProcessAccess
-    process = _sysmon_process(eventdata, _SOURCE if source else _OWN)
-    hashes = _fingerprints(eventdata.get("hashes") or eventdata.get("hash"))
-    path = _win(eventdata.get("targetFilename") or eventdata.get("imageLoaded"))
+    hashes = _fingerprints(eventdata.get("hashes") or eventdata.get("hash"))  # event 15 names it "hash"
+    path = _file_path(eventdata)
     if path is not None:
         evidence["file"] = _file(path, hashes)
+    process = _sysmon_main_process(eventdata, event_id, hashes if path is None else None)
     if process is not None:
-        if not source:
-            if hashes is not None and path is None and "file" in process:  # a process creation's image
-                process["file"]["hashes"] = hashes
-            level = _text(eventdata, "integrityLevel")
-            if level is not None:
-                process["integrity_id"], process["integrity"] = _INTEGRITY.get(level, (99, level))
-            if event_id == "1":
-                created = _utc_ms(_text(eventdata, "utcTime"))
-                if created is not None:
-                    process["created_time"] = created
-            parent = _sysmon_process(eventdata, _PARENT)
-            if parent is not None:
-                process["parent_process"] = parent
         evidence["process"] = process
     if "destinationIp" in eventdata or "sourceIp" in eventdata:  # a network connection (3)
         for ip_key, port_key, attribute in (("sourceIp", "sourcePort", "src_endpoint"),
@@ -399,6 +413,18 @@ def sysmon_evidence(eventdata: dict, event_id: object) -> dict | None:
     return evidence or None
 
 
+def _sysmon(data: dict) -> tuple | None:
+    """``(eventdata, eventID)`` of a Sysmon eventchannel alert's ``data``, else None."""
+    win = data.get("win")
+    if type(win) is dict:
+        system = win.get("system")
+        if type(system) is dict and system.get("providerName") == SYSMON:
+            eventdata = win.get("eventdata")
+            if type(eventdata) is dict:
+                return eventdata, system.get("eventID")
+    return None
+
+
 def module_evidence(data: dict) -> dict | None:
     """The evidence attributes that ``data``'s CloudTrail, Office 365 or Sysmon fields fill,
     None for every other alert (three dict look-ups)."""
@@ -408,27 +434,27 @@ def module_evidence(data: dict) -> dict | None:
     office = data.get("office365")
     if office is not None:
         return office365_evidence(office) if type(office) is dict else None
-    win = data.get("win")
-    if type(win) is dict:
-        system = win.get("system")
-        if type(system) is dict and system.get("providerName") == SYSMON:
-            eventdata = win.get("eventdata")
-            if type(eventdata) is dict:
-                return sysmon_evidence(eventdata, system.get("eventID"))
-    return None
+    sysmon = _sysmon(data)
+    return sysmon_evidence(*sysmon) if sysmon is not None else None
 
 
 def add_finding_attributes(event: dict, data: dict) -> None:
     """Security Finding 1.1.0 has no ``evidences``; of what they hold it has ``api`` (with the
     cloud profile, which CloudTrail alerts have) and ``process``: CloudTrail's API call and
-    Sysmon's process go there. (Office 365's operation does not: its alerts have no cloud
-    profile, and no ``cloud.provider`` to give one.)"""
-    module = module_evidence(data)
-    if module is None:
+    Sysmon's process go there, as in Detection Finding's evidence. (Office 365's operation does
+    not: its alerts have no cloud profile, and no ``cloud.provider`` to give one.)"""
+    aws = data.get("aws")
+    if aws is not None:
+        operation = _text(aws, "eventName") if "cloud" in event else None  # not GuardDuty, Macie, …
+        if operation is not None:
+            event["api"] = _cloudtrail_api(aws, operation)
         return
-    api = module.get("api")
-    if api is not None and "cloud" in event:
-        event["api"] = api
-    process = module.get("process")
-    if process is not None:
-        event["process"] = process
+    if "office365" in data:
+        return
+    sysmon = _sysmon(data)
+    if sysmon is not None:
+        eventdata, event_id = sysmon
+        hashes = None if _file_path(eventdata) is not None else _fingerprints(eventdata.get("hashes"))  # the image's
+        process = _sysmon_main_process(eventdata, event_id, hashes)
+        if process is not None:
+            event["process"] = process

@@ -110,6 +110,14 @@ KITCHEN_SINK_ELSEWHERE = (
     {**KITCHEN_SINK, "data": {"win": {"system": {"eventID": "1116"}, "eventdata": {
         "threat Name": "Virus:DOS/EICAR_Test_File", "threat ID": "2147519003", "category Name": "Virus",
         "path": "file:_C:\\Users\\x\\eicar.com"}}}},
+    # CloudTrail through a VPC endpoint by a web identity, and Sysmon's parent user (mapping.module_evidence).
+    {**KITCHEN_SINK, "data": {"integration": "aws", "aws": {
+        "eventName": "GetObject", "apiVersion": "2006-03-01", "vpcEndpointId": "vpce-0example",
+        "sourceIPAddress": "10.0.3.7",
+        "userIdentity": {"type": "WebIdentityUser", "userName": "ci", "sessionContext": {
+            "webIdFederationData": {"federatedProvider": "token.actions.githubusercontent.com"}}}}}},
+    {**KITCHEN_SINK, "data": {"win": {"system": {"providerName": "Microsoft-Windows-Sysmon", "eventID": "1"},
+        "eventdata": {"processId": "4242", "parentProcessId": "4000", "parentUser": "CORP\\\\svc-build"}}}},
 )
 
 

@@ -120,6 +120,23 @@ COVERAGE: dict[str, Callable[[dict[str, Any]], bool]] = {
         and _get(a, "data.aws.source") == "cloudtrail"
         and all(_get(a, f"data.aws.{k}") for k in ("eventName", "sourceIPAddress", "userIdentity", "awsRegion"))
     ),
+    "aws cloudtrail assumed role with an error code, called by an AWS service": lambda a: (
+        _get(a, "data.aws.userIdentity.type") == "AssumedRole"
+        and bool(_get(a, "data.aws.userIdentity.sessionContext.sessionIssuer.arn"))
+        and bool(_get(a, "data.aws.errorCode"))
+        and str(_get(a, "data.aws.sourceIPAddress")).endswith(".amazonaws.com")
+    ),
+    "sysmon process creation with hashes and parent": lambda a: (
+        _get(a, "data.win.system.providerName") == "Microsoft-Windows-Sysmon"
+        and _get(a, "data.win.system.eventID") == "1"
+        and all(_get(a, f"data.win.eventdata.{k}") for k in ("processGuid", "hashes", "parentProcessId", "parentImage"))
+    ),
+    "sysmon image loaded with hashes": lambda a: (
+        _get(a, "data.win.system.eventID") == "7" and bool(_get(a, "data.win.eventdata.hashes"))
+    ),
+    "sysmon file created": lambda a: (
+        _get(a, "data.win.system.eventID") == "11" and bool(_get(a, "data.win.eventdata.targetFilename"))
+    ),
     "vulnerability detector 4.8+": lambda a: all(
         _get(a, f"data.vulnerability.{k}")
         for k in ("cve", "severity", "package.name", "package.version", "score.base", "score.version", "reference")

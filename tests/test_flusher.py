@@ -161,6 +161,17 @@ def test_flush_delivers_every_event_once_as_one_hive_partitioned_dataset(tmp_pat
     top = collections.Counter((e["analytic"]["uid"], e["analytic"]["name"]) for e in security)
     assert rules == [(uid, name, n) for (uid, name), n in sorted(top.items(), key=lambda kv: (-kv[1], kv[0][0]))][:10]
 
+    # Evidence columns are queryable after spool → flush → Parquet: CloudTrail's API call and
+    # actor, Sysmon's process image hashes (mapping.module_evidence).
+    evidence = f"SELECT unnest(evidences) AS e FROM read_parquet('{out}/ext/wazuhdet/**/*.parquet')"
+    calls = connection.execute(f"SELECT e.api.operation, e.api.response.error, e.actor.user.uid FROM ({evidence}) "
+                               "WHERE e.api.service.name = 's3.amazonaws.com'").fetchall()
+    role_session = "arn:aws:sts::111122223333:assumed-role/ci-deploy/ci-deploy-session"
+    assert calls == [("DeleteBucket", "AccessDenied", role_session)] * 2
+    hashes = connection.execute(f"SELECT e.process.name, h.value FROM ({evidence}), "
+                                "unnest(e.process.file.hashes) AS t(h) WHERE h.algorithm_id = 3").fetchall()
+    assert hashes == [("wscript.exe", "CE9F70E104C07D92FC05FBD6000839FD6A87FF010E706396F87DD679244ED97B")] * 2
+
     # The delivered index has every uid under its day.
     index = DeliveredIndex(settings.spool_dir)
     for event in security + detection:

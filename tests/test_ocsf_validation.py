@@ -47,7 +47,9 @@ LOGON_TYPES = {2: "Interactive", 3: "Network", 4: "Batch", 5: "OS Service", 7: "
                12: "Cached Remote Interactive", 13: "Cached Unlock"}
 OBSERVABLE_TYPES = {1: "Hostname", 2: "IP Address", 4: "User Name", 6: "URL String", 7: "File Name", 8: "Hash",
                     9: "Process Name", 28: "Registry Key"}
-FINGERPRINTS = {1: "MD5", 2: "SHA-1", 3: "SHA-256"}
+FINGERPRINTS = {1: "MD5", 2: "SHA-1", 3: "SHA-256"}  # 99 (Other): the source names the algorithm
+INTEGRITY_LEVELS = {1: "Untrusted", 2: "Low", 3: "Medium", 4: "High", 5: "System", 6: "Protected"}
+ACCOUNT_TYPES = {10: "AWS Account"}
 DEVICE_TYPES = {0: "Unknown", 1: "Server"}
 FILE_TYPES = {1: "Regular File", 99: ("Registry Key", "Registry Value")}
 
@@ -101,10 +103,23 @@ def test_validator_rejects_a_broken_event(round_tripped: tuple, validators) -> N
 
 
 def _files(event: dict) -> list:
-    files = [event.get("file"), event.get("file_result"), event.get("actor", {}).get("process", {}).get("file")]
+    files = [event.get("file"), event.get("file_result"), event.get("actor", {}).get("process", {}).get("file"),
+             event.get("process", {}).get("file")]
     for evidence in event.get("evidences", []):
-        files += [evidence.get("file"), evidence.get("process", {}).get("file")]
+        process = evidence.get("process", {})
+        files += [evidence.get("file"), process.get("file"), process.get("parent_process", {}).get("file")]
     return [file for file in files if file]
+
+
+def _check_evidence_captions(event: dict, slug: str) -> None:
+    for evidence in event.get("evidences", []):
+        process = evidence.get("process", {})
+        if "integrity_id" in process:
+            expected = INTEGRITY_LEVELS.get(process["integrity_id"])
+            assert process["integrity"] == expected or (process["integrity_id"] == 99 and process["integrity"]), slug
+        account = evidence.get("actor", {}).get("user", {}).get("account")
+        if account is not None and "type_id" in account:
+            assert account["type"] == ACCOUNT_TYPES[account["type_id"]], slug
 
 
 def test_checks_json_schema_cannot_express(round_tripped: tuple) -> None:
@@ -134,7 +149,11 @@ def test_checks_json_schema_cannot_express(round_tripped: tuple) -> None:
             names = FILE_TYPES[file["type_id"]]
             assert file["type"] in (names if isinstance(names, tuple) else (names,)), slug
             for digest in file.get("hashes", []):
-                assert digest["algorithm"] == FINGERPRINTS[digest["algorithm_id"]], slug
+                if digest["algorithm_id"] == 99:
+                    assert digest["algorithm"], slug
+                else:
+                    assert digest["algorithm"] == FINGERPRINTS[digest["algorithm_id"]], slug
+        _check_evidence_captions(event, slug)
         if "device" in event:
             assert event["device"]["type"] == DEVICE_TYPES[event["device"]["type_id"]], slug
         analytic = event.get("analytic") or event.get("finding_info", {}).get("analytic")

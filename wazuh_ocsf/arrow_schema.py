@@ -195,28 +195,64 @@ def _file(*, hashes: bool) -> pa.Field:
     return _obj("file", "file", *fields)
 
 
-def _endpoint(name: str) -> pa.Field:
-    return _obj(name, "network_endpoint", _f("ip", "ip_t"), _f("port", "port_t"))
+def _endpoint(name: str, *extra: pa.Field) -> pa.Field:
+    return _obj(name, "network_endpoint", _f("ip", "ip_t"), _f("port", "port_t"), *extra)
+
+
+def _named(name: str, ocsf_object: str) -> pa.Field:
+    return _obj(name, ocsf_object, _f("name", "string_t"))
+
+
+def _api() -> pa.Field:
+    """``api``: a CloudTrail or Office 365 operation (mapping.module_evidence)."""
+    return _obj(
+        "api",
+        "api",
+        _f("operation", "string_t"),
+        _f("version", "string_t"),
+        _named("service", "service"),
+        _obj("request", "request", _f("uid", "string_t")),
+        _obj("response", "response", _f("error", "string_t"), _f("error_message", "string_t")),
+    )
+
+
+def _process(*, parent: bool = True) -> pa.Field:
+    """``process``: an audit, Windows or Sysmon process; Sysmon's with its parent (mapping.module_evidence)."""
+    fields = [_f("name", "string_t"), _f("pid", "integer_t"), _f("uid", "string_t"), _f("cmd_line", "string_t")]
+    if parent:
+        fields += [_f("created_time", "timestamp_t"), _f("integrity_id", "integer_t"), _f("integrity", "string_t")]
+    fields += [_file(hashes=parent), _obj("user", "user", _f("name", "string_t"), _f("domain", "string_t"))]
+    if parent:
+        fields.append(_process(parent=False).with_name("parent_process"))
+    return _obj("process", "process", *fields)
 
 
 def _evidences() -> pa.Field:
+    """Detection Finding ``evidences`` (mapping.evidences, mapping.module_evidence)."""
+    user = _obj(
+        "user",
+        "user",
+        _f("name", "string_t"),
+        _f("uid", "string_t"),
+        _f("uid_alt", "string_t"),
+        _f("type", "string_t"),
+        _f("credential_uid", "string_t"),
+        _obj("account", "account", _f("uid", "string_t"), _f("type_id", "integer_t"), _f("type", "string_t")),
+    )
+    session = _obj(
+        "session", "session", _f("created_time", "timestamp_t"), _f("is_mfa", "boolean_t"), _f("issuer", "string_t")
+    )
     return _list_of(
         "evidences",
         _obj(
             "element",
             "evidences",
-            _endpoint("src_endpoint"),
+            _endpoint("src_endpoint", _f("svc_name", "string_t"), _f("uid", "string_t")),
             _endpoint("dst_endpoint"),
-            _obj("actor", "actor", _obj("user", "user", _f("name", "string_t"))),
+            _obj("actor", "actor", user, session, _f("invoked_by", "string_t"), _named("idp", "idp")),
+            _api(),
             _file(hashes=True),
-            _obj(
-                "process",
-                "process",
-                _f("name", "string_t"),
-                _f("pid", "integer_t"),
-                _f("cmd_line", "string_t"),
-                _file(hashes=False),
-            ),
+            _process(),
         ),
     )
 
@@ -296,6 +332,8 @@ def _security_finding() -> list:
         _malware(),
         _strings("data_sources"),
         _cloud(),
+        _api(),  # the cloud profile's: a CloudTrail call (mapping.module_evidence)
+        _process(),  # a Sysmon event's process (mapping.module_evidence)
         _resources(),
         _observables(),
         _unmapped(),

@@ -18,6 +18,9 @@ One evidence object per alert, holding whatever is there:
   FIM who-data's ``syscheck.audit.process`` (``id``, ``name``), only with a pid (OCSF
   identifies a process by ``pid`` or ``uid``).
 
+AWS CloudTrail, Office 365 and Sysmon alerts get more from their module fields
+(:mod:`~wazuh_ocsf.mapping.module_evidence`), which take the place of the above.
+
 Evidences copy values into typed attributes; the alert fields stay in ``unmapped`` as well
 (Detection Finding has no other home for most of ``data.*``).
 """
@@ -25,6 +28,7 @@ Evidences copy values into typed attributes; the alert fields stay in ``unmapped
 from __future__ import annotations
 
 from wazuh_ocsf.mapping.common import INT32_MAX, as_int, basename, cut
+from wazuh_ocsf.mapping.module_evidence import module_evidence
 from wazuh_ocsf.mapping.observables import is_ip
 
 # Wazuh's hash key, OCSF fingerprint.algorithm_id and name, and the hex length of the digest.
@@ -184,7 +188,10 @@ def map_evidences(alert: dict) -> list | None:
     file = _map_file(alert, data)
     if file is not None:
         evidence["file"] = file
-    process = _map_process(data, whodata)
+    module = module_evidence(data) if data is not None else None  # CloudTrail, Office 365, Sysmon
+    process = _map_process(data, whodata) if module is None or "process" not in module else None
     if process is not None:
         evidence["process"] = process
+    if module is not None:
+        evidence.update(module)  # richer than what the generic fields gave
     return [evidence] if evidence else None

@@ -16,6 +16,7 @@ from wazuh_ocsf.mapping.compliance_finding import check_compliance
 from wazuh_ocsf.mapping.event_code import add_event_code
 from wazuh_ocsf.mapping.malware import map_malware
 from wazuh_ocsf.mapping.mitre import map_attacks
+from wazuh_ocsf.mapping.module_evidence import add_finding_attributes
 from wazuh_ocsf.mapping.observables import add_observables
 from wazuh_ocsf.mapping.unmapped import map_unmapped, with_parents
 from wazuh_ocsf.mapping.vulnerabilities import map_vulnerabilities
@@ -61,6 +62,8 @@ def map_security_finding(
     if sources is not None:
         event["data_sources"] = sources
     subject.add_subject(event, alert, used, device=False)
+    if type(data) is dict:
+        add_finding_attributes(event, data)  # CloudTrail's api, Sysmon's process
     # Only the vulnerability paths lie below objects other than USED_PARENTS.
     unmapped = map_unmapped(alert, used, with_parents(used)) if vulnerabilities else map_unmapped(alert, used)
     if unmapped is not None:

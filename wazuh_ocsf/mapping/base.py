@@ -98,10 +98,12 @@ def text_at(obj: dict, key: str, path: str, used: set) -> str | None:
     the value already was a string, so a converted value (a numeric ``rule.id``) stays in
     ``unmapped`` as well."""
     value = obj.get(key)
-    text = as_text(value)
-    if text is not None and type(value) is str:
-        used.add(path)
-    return text
+    if type(value) is not str:
+        return as_text(value)
+    if not value:
+        return None
+    used.add(path)
+    return value if len(value) <= common.MAX_STRING else cut(value)
 
 
 # The source's own time of the event, where the alert carries it (copied: it stays in
@@ -112,6 +114,27 @@ _SOURCE_TIMES = (
     ("data", "aws", "eventTime"),
     ("data", "office365", "CreationTime"),
 )
+_DATA_TIMES = tuple(path[1:] for path in _SOURCE_TIMES if path[0] == "data")
+_DATA_TIME_ROOTS = frozenset(path[0] for path in _DATA_TIMES)
+
+
+def _source_time(alert: dict) -> str | None:
+    # The first of _SOURCE_TIMES that holds a non-empty string, without walking the
+    # data.* paths of the many alerts whose data has none of their first keys.
+    predecoder = alert.get("predecoder")
+    if type(predecoder) is dict:
+        value = predecoder.get("timestamp")
+        if type(value) is str and value:
+            return value
+    data = alert.get("data")
+    if type(data) is dict and not data.keys().isdisjoint(_DATA_TIME_ROOTS):
+        for path in _DATA_TIMES:
+            value = data
+            for key in path:
+                value = value.get(key) if type(value) is dict else None
+            if type(value) is str and value:
+                return value
+    return None
 
 
 def _original_time(alert: dict, used: set) -> str:
@@ -119,14 +142,12 @@ def _original_time(alert: dict, used: set) -> str:
     source", verbatim; the alert's own ``timestamp`` when the source gives none. With a
     source time, the alert's verbatim ``timestamp`` stays in ``unmapped`` (``time`` holds it
     in milliseconds)."""
-    for path in _SOURCE_TIMES:
-        value = alert
-        for key in path:
-            value = value.get(key) if type(value) is dict else None
-        if type(value) is str and value:
-            used.discard("timestamp")
-            return cut(value)
-    return cut(alert["timestamp"])
+    value = _source_time(alert)
+    if value is None:
+        value = alert["timestamp"]
+    else:
+        used.discard("timestamp")
+    return value if len(value) <= common.MAX_STRING else cut(value)
 
 
 def base_event(

@@ -75,7 +75,19 @@ def _alert_id(alert: dict) -> str:
 
 def make_finding_uid(alert: dict, epoch_ms: int) -> str:
     """``<node>:<id>:<epoch_ms>`` (see :func:`finding_uid`)."""
-    return cut(f"{_node(alert)}:{_alert_id(alert)}:{epoch_ms}")
+    # The usual alert inline (no cluster, a manager name and an id that are plain strings);
+    # _node and _alert_id for the rest.
+    node = None
+    if "cluster" not in alert:
+        manager = alert.get("manager")
+        node = manager.get("name") if type(manager) is dict else None
+    if type(node) is not str or not node or len(node) > common.MAX_STRING:
+        node = _node(alert)
+    alert_id = alert.get("id")
+    if type(alert_id) is not str or not alert_id or len(alert_id) > common.MAX_STRING:
+        alert_id = _alert_id(alert)
+    uid = f"{node}:{alert_id}:{epoch_ms}"
+    return uid if len(uid) <= common.MAX_STRING else cut(uid)
 
 
 def finding_uid(alert: dict) -> str:
@@ -245,7 +257,8 @@ def finding_parts(alert: dict, rule: dict, epoch_ms: int, used: set) -> tuple:
     if description is not None:
         analytic["name"] = description
     if types is not None:
-        analytic["category"] = cut(", ".join(types))
+        category = ", ".join(types)
+        analytic["category"] = category if len(category) <= common.MAX_STRING else cut(category)
     if "uid" not in analytic and "name" not in analytic:
         analytic = None  # analytic needs a name or a uid
     return uid, title, types, analytic

@@ -8,8 +8,9 @@ class, with the golden settings and with none, and each event's compact JSON (ke
 included; or the AlertError's message, for an alert a routed class refuses) goes into the
 class's digest. A speed change of the mapper must leave every digest as it is.
 
-After a deliberate mapping change, regenerate it with ``WAZUH_OCSF_UPDATE_GOLDEN=1 pytest
-tests/test_mapping_digest.py`` together with the golden files. Standard library only.
+After a deliberate mapping change (or a regenerated real corpus), regenerate it with
+``WAZUH_OCSF_UPDATE_GOLDEN=1 pytest tests/test_mapping_digest.py`` together with the golden
+files. Standard library only.
 """
 
 from __future__ import annotations

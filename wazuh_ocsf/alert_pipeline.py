@@ -182,10 +182,11 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
     routes = options.routes
     position = 0
     index = 0
+    day_names: dict = {}  # UTC day number → YYYYMMDD: one strftime per day, not per alert
     for line in blob.split(b"\n"):
         start = position
         position += len(line) + 1
-        if not line.strip():
+        if not line or line.isspace():  # blank (strip() would copy every line to tell)
             continue
         offset = offsets[index] if offsets is not None else base_offset + start
         index += 1
@@ -210,7 +211,11 @@ def map_block(blob: bytes, options: MapOptions, *, base_offset: int = 0, offsets
         out.append(spool_line)
         if not joined:
             uids.append(_uid_of(event))
-            days.append(time.strftime("%Y%m%d", time.gmtime(event["time"] // 1000)))
+            day = event["time"] // 86_400_000
+            name = day_names.get(day)
+            if name is None:
+                name = day_names[day] = time.strftime("%Y%m%d", time.gmtime(day * 86_400))
+            days.append(name)
     end = base_offset + len(blob)
     if joined:
         return BlockResult(b"".join(out), None, None, bad, filtered, end)

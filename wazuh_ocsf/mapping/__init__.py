@@ -58,6 +58,7 @@ class _Mappers(Mapping):
 # class_uid → mapper; the registry every caller goes through. A test fails when a class
 # named in wazuh_ocsf.config, or a *_finding module in this package, is missing here.
 MAPPERS = _Mappers()
+_LOADED = MAPPERS._loaded
 
 
 def _surrogate_escape(text: str) -> bool:
@@ -95,10 +96,9 @@ def map_alert(
     :mod:`wazuh_ocsf.mapping.routing`) raises, and then always
     :class:`~wazuh_ocsf.errors.AlertError`.
     """
-    try:
-        mapper = MAPPERS[class_uid] if type(class_uid) is int else None
-    except KeyError:
-        mapper = None
+    mapper = _LOADED.get(class_uid) if type(class_uid) is int else None  # no Mapping method call
+    if mapper is None and type(class_uid) is int and class_uid in CLASS_NAMES:
+        mapper = MAPPERS[class_uid]  # the class's first alert: imports its module
     if mapper is None:
         known = ", ".join(f"{uid} ({name})" for uid, name in CLASS_NAMES.items())
         raise AlertError(f"unknown OCSF class_uid {class_uid!r}: expected one of {known}")

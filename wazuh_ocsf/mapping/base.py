@@ -76,7 +76,19 @@ def _alert_id(alert: dict) -> str:
 
 def make_finding_uid(alert: dict, epoch_ms: int) -> str:
     """``<node>:<id>:<epoch_ms>`` (see :func:`finding_uid`)."""
-    return cut(f"{_node(alert)}:{_alert_id(alert)}:{epoch_ms}")
+    # The usual alert inline (no cluster, a manager name and an id that are plain strings);
+    # _node and _alert_id for the rest.
+    node = None
+    if "cluster" not in alert:
+        manager = alert.get("manager")
+        node = manager.get("name") if type(manager) is dict else None
+    if type(node) is not str or not node or len(node) > common.MAX_STRING:
+        node = _node(alert)
+    alert_id = alert.get("id")
+    if type(alert_id) is not str or not alert_id or len(alert_id) > common.MAX_STRING:
+        alert_id = _alert_id(alert)
+    uid = f"{node}:{alert_id}:{epoch_ms}"
+    return uid if len(uid) <= common.MAX_STRING else cut(uid)
 
 
 def finding_uid(alert: dict) -> str:
@@ -99,10 +111,12 @@ def text_at(obj: dict, key: str, path: str, used: set) -> str | None:
     the value already was a string, so a converted value (a numeric ``rule.id``) stays in
     ``unmapped`` as well."""
     value = obj.get(key)
-    text = as_text(value)
-    if text is not None and type(value) is str:
-        used.add(path)
-    return text
+    if type(value) is not str:
+        return as_text(value)
+    if not value:
+        return None
+    used.add(path)
+    return value if len(value) <= common.MAX_STRING else cut(value)
 
 
 # The source's own time of the event, where the alert carries it (copied: it stays in
@@ -113,6 +127,27 @@ _SOURCE_TIMES = (
     ("data", "aws", "eventTime"),
     ("data", "office365", "CreationTime"),
 )
+_DATA_TIMES = tuple(path[1:] for path in _SOURCE_TIMES if path[0] == "data")
+_DATA_TIME_ROOTS = frozenset(path[0] for path in _DATA_TIMES)
+
+
+def _source_time(alert: dict) -> str | None:
+    # The first of _SOURCE_TIMES that holds a non-empty string, without walking the
+    # data.* paths of the many alerts whose data has none of their first keys.
+    predecoder = alert.get("predecoder")
+    if type(predecoder) is dict:
+        value = predecoder.get("timestamp")
+        if type(value) is str and value:
+            return value
+    data = alert.get("data")
+    if type(data) is dict and not data.keys().isdisjoint(_DATA_TIME_ROOTS):
+        for path in _DATA_TIMES:
+            value = data
+            for key in path:
+                value = value.get(key) if type(value) is dict else None
+            if type(value) is str and value:
+                return value
+    return None
 
 
 def _original_time(alert: dict, used: set) -> str:
@@ -120,14 +155,12 @@ def _original_time(alert: dict, used: set) -> str:
     source", verbatim; the alert's own ``timestamp`` when the source gives none. With a
     source time, the alert's verbatim ``timestamp`` stays in ``unmapped`` (``time`` holds it
     in milliseconds)."""
-    for path in _SOURCE_TIMES:
-        value = alert
-        for key in path:
-            value = value.get(key) if type(value) is dict else None
-        if type(value) is str and value:
-            used.discard("timestamp")
-            return cut(value)
-    return cut(alert["timestamp"])
+    value = _source_time(alert)
+    if value is None:
+        value = alert["timestamp"]
+    else:
+        used.discard("timestamp")
+    return value if len(value) <= common.MAX_STRING else cut(value)
 
 
 def base_event(
@@ -230,7 +263,8 @@ def finding_parts(alert: dict, rule: dict, epoch_ms: int, used: set) -> tuple:
     if description is not None:
         analytic["name"] = description
     if types is not None:
-        analytic["category"] = cut(", ".join(types))
+        category = ", ".join(types)
+        analytic["category"] = category if len(category) <= common.MAX_STRING else cut(category)
     if "uid" not in analytic and "name" not in analytic:
         analytic = None  # analytic needs a name or a uid
     return uid, title, types, analytic

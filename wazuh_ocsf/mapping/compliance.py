@@ -50,9 +50,18 @@ def map_compliance(rule: dict, used: set, check: dict | None = None) -> dict | N
         tags = rule.get(key)
         if tags is None:
             continue
-        tags = text_list(tags)
-        if tags is None:
-            continue
+        if type(tags) is list and tags and "" not in tags:
+            # text_list's checks without its copy: join() refuses anything but strings.
+            try:
+                joined = "".join(tags)
+            except TypeError:
+                continue
+            if len(joined) > MAX_STRING:
+                tags = text_list(tags)  # the long tags cut first, as text_list cuts them
+        else:
+            tags = text_list(tags)  # one string, or a list it refuses
+            if tags is None:
+                continue
         used.add(path)
         standards.append(standard)
         requirements.extend(map(prefix.__add__, tags))  # "PCI DSS " + each tag, without a Python loop

@@ -20,12 +20,13 @@ SOURCES = (
     ("gcp", "protoPayload", "methodName"),
     ("audit", "type"),
 )
+_ROOTS = frozenset(path[0] for path in SOURCES)
 
 
 def event_code(alert: dict) -> str | None:
     """The source's event id or code (text), else None."""
     data = alert.get("data")
-    if type(data) is not dict:
+    if type(data) is not dict or data.keys().isdisjoint(_ROOTS):  # one C call for most alerts
         return None
     for path in SOURCES:
         value = data

@@ -124,13 +124,15 @@ def is_ip(value: str) -> bool:
 def _tree(fields: tuple) -> tuple:
     # (keys, leaves, children) per object: leaves = ((key, path, type_id, event paths), …),
     # children = ((key, subtree), …) and keys all their keys, so one walk skips whole missing
-    # subtrees and objects that hold none of the keys. Order: FIELDS order.
+    # subtrees and objects that hold none of the keys. Order: FIELDS order. Each event path
+    # is (its first key, all its keys, the dotted name).
     nested: dict = {}
     for path, type_id, names in fields:
         node = nested
         for key in path[:-1]:
             node = node.setdefault(key, {})
-        node[path[-1]] = (".".join(path), type_id, tuple(name.split(".") for name in names))
+        keys = [tuple(name.split(".")) for name in names]
+        node[path[-1]] = (".".join(path), type_id, tuple((key[0], key, name) for key, name in zip(keys, names)))
 
     def build(node: dict) -> tuple:
         leaves = tuple((key, *spec) for key, spec in node.items() if type(spec) is tuple)
@@ -144,14 +146,21 @@ _TREE = _tree(FIELDS)
 UNMAPPED = "unmapped"
 
 
-def _holds(value: object, keys: list, index: int, wanted: str) -> bool:
-    while index < len(keys):
-        if type(value) is list:
-            return any(_holds(item, keys, index, wanted) for item in value)
-        if type(value) is not dict:
+def _holds(value: object, keys: tuple, index: int, wanted: str) -> bool:
+    # Whether the attribute keys[index:] of value holds wanted, array members walked through.
+    size = len(keys)
+    while index < size:
+        kind = type(value)
+        if kind is dict:
+            value = value.get(keys[index])
+            index += 1
+        elif kind is list:
+            for item in value:  # noqa: SIM110 - a loop, not any(generator): no generator per list
+                if _holds(item, keys, index, wanted):
+                    return True
             return False
-        value = value.get(keys[index])
-        index += 1
+        else:
+            return False
     if type(value) is list:
         return wanted in value
     return value == wanted
@@ -176,11 +185,12 @@ def resolve(event: dict, name: str) -> list:
 
 
 def _name(event: dict, path: str, names: tuple, value: str) -> str | None:
-    for keys in names:
-        top = event.get(keys[0])  # most candidates' attribute is absent from this class's event
+    get = event.get
+    for first, keys, name in names:
+        top = get(first)  # most candidates' attribute is absent from this class's event
         if top is not None and _holds(top, keys, 1, value):
-            return ".".join(keys)
-    unmapped = event.get(UNMAPPED)
+            return name
+    unmapped = get(UNMAPPED)
     if type(unmapped) is dict and unmapped.get(path) == value:
         return f"{UNMAPPED}.{path}"
     return None

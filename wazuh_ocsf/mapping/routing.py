@@ -100,12 +100,17 @@ def authenticated_user(alert: dict) -> tuple | None:
 
 def is_vulnerability(alert: dict) -> bool:
     """A vulnerability-detector alert with a CVE id."""
-    return _text(_object(_object(alert, "data"), "vulnerability"), "cve") is not None
+    data = alert.get("data")
+    if type(data) is not dict or "vulnerability" not in data:  # most alerts: one C check
+        return False
+    return _text(_object(data, "vulnerability"), "cve") is not None
 
 
 def is_compliance(alert: dict) -> bool:
     """An SCA check result, or a CIS-CAT result with a rule title."""
     data = _object(alert, "data")
+    if data is None or ("sca" not in data and "cis" not in data):  # most alerts: two C checks
+        return False
     sca = _object(data, "sca")
     if sca is not None and sca.get("type") == "check":
         check = _object(sca, "check")
@@ -117,7 +122,8 @@ def is_file_activity(alert: dict) -> bool:
     """A FIM alert of a file or registry entry added, modified or deleted, on an agent."""
     syscheck = _object(alert, "syscheck")
     return (
-        _text(syscheck, "path") is not None
+        syscheck is not None
+        and _text(syscheck, "path") is not None
         and syscheck.get("event") in FIM_EVENTS
         and map_device(alert.get("agent"), set()) is not None
     )
@@ -126,7 +132,12 @@ def is_file_activity(alert: dict) -> bool:
 def is_authentication(alert: dict) -> bool:
     """A login alert (rule group or Windows logon event) that names the account, on an agent."""
     groups = alert["rule"].get("groups") if type(alert.get("rule")) is dict else None
-    in_group = type(groups) is list and not AUTHENTICATION_GROUPS.isdisjoint(g for g in groups if type(g) is str)
+    in_group = False
+    if type(groups) is list:
+        try:
+            in_group = not AUTHENTICATION_GROUPS.isdisjoint(groups)  # no generator for the usual list of str
+        except TypeError:  # an unhashable member (a list, an object): skip the members that are not str
+            in_group = not AUTHENTICATION_GROUPS.isdisjoint(g for g in groups if type(g) is str)
     if not in_group and windows_event_id(alert) not in WINDOWS_LOGON_EVENTS:
         return False
     return authenticated_user(alert) is not None and map_device(alert.get("agent"), set()) is not None

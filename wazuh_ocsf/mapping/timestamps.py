@@ -57,19 +57,32 @@ def parse_timestamp(value: object) -> tuple:
     """
     if type(value) is not str:
         raise AlertError(f"timestamp is not a string (got {type(value).__name__})")
-    if len(value) == 28 and value[23:] == "+0000" and value[4:20:3] == "--T::." and value.isascii():
-        # What almost every alert holds (2024-04-22T14:20:46.976+0000): fixed positions, the
-        # separators at 4, 7, 10, 13, 16 and 19 checked above. Two int() calls instead of
-        # seven: YYYYMMDD and hhmmssfff (ASCII, so isdigit() means [0-9]).
+    if len(value) == 28 and value[4:20:3] == "--T::." and value.isascii():
+        # What almost every alert holds (2024-04-22T14:20:46.976+0000, or the manager's own
+        # offset): fixed positions, the separators at 4, 7, 10, 13, 16 and 19 checked above.
+        # Two int() calls instead of seven: YYYYMMDD and hhmmssfff (ASCII, so isdigit() means
+        # [0-9]), and a third for an offset other than +0000. Anything odd is left to the
+        # regular expression below.
         date = value[0:4] + value[5:7] + value[8:10]
         clock = value[11:13] + value[14:16] + value[17:19] + value[20:23]
-        if date.isdigit() and clock.isdigit():
+        zone = value[23:]
+        if zone == "+0000":
+            offset = 0
+        elif zone[0] in "+-" and zone[1:].isdigit() and int(zone[1:3]) <= 23 and int(zone[3:]) <= 59:
+            offset = int(zone[1:3]) * 60 + int(zone[3:])
+            if zone[0] == "-":
+                offset = -offset
+        else:
+            offset = None
+        if offset is not None and date.isdigit() and clock.isdigit():
             date, clock = int(date), int(clock)
             year, month, day = date // 10000, date // 100 % 100, date % 100
             hour, minute, second = clock // 10000000, clock // 100000 % 100, clock // 1000 % 100
-            if _valid(year, month, day, hour, minute, second) and year >= 1970:
+            if _valid(year, month, day, hour, minute, second):
                 seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-                return seconds * 1000 + clock % 1000, 0
+                epoch_ms = (seconds - offset * 60) * 1000 + clock % 1000
+                if 0 <= epoch_ms < MAX_TIME_MS:
+                    return epoch_ms, offset
     if not _compiled:
         import re
 

@@ -117,10 +117,13 @@ def _walk_used(obj: dict, prefix: str, used: set, parents: frozenset, out: dict)
             if value:
                 out[path] = _encode(value)
                 count += 1
+        elif kind is int:  # rule.firedtimes; one too long for str() takes the careful path
+            out[path] = str(value)
+            count += 1
         elif kind is bool:  # rule.mail
             out[path] = "true" if value else "false"
             count += 1
-        else:
+        elif value is not None:
             value = _leaf(value)
             if value is not None:
                 out[path] = value
@@ -194,7 +197,12 @@ def map_unmapped(alert: dict, used: set, parents: frozenset = USED_PARENTS) -> d
         return out or None
     if not out:
         return None
-    if count != len(out) or max(map(len, out)) > MAX_STRING or max(map(len, out.values())) > MAX_STRING:
+    # Keys and values are all str: a long one shows in their joined length first (one C pass
+    # each, cheaper than max(map(len, …)) for every alert when nothing is long).
+    if count != len(out) or (
+        (len("".join(out)) > MAX_STRING and max(map(len, out)) > MAX_STRING)
+        or (len("".join(out.values())) > MAX_STRING and max(map(len, out.values())) > MAX_STRING)
+    ):
         careful = _Careful()
         _walk_used(alert, "", used, parents, careful)
         out = dict(careful)

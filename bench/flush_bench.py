@@ -5,7 +5,7 @@ Builds a spool of N events (default 1,000,000) from templated spool lines of the
 written straight into sealed segments of the default size. Then, each in its own child
 process with pyarrow limited to one CPU thread and one I/O thread:
 
-* the flusher flushes the whole spool to the local sink (``wazuh_ocsf.flusher.flush``);
+* the flusher flushes the whole spool to the local sink (``wazuh_ocsf.flush.flusher.flush``);
 * the naive baseline does what the seed Lambda does on the first 100,000 events:
   ``json.loads`` per line, ``pa.Table.from_pylist`` with an inferred schema, one ``write_table``.
   It reads the same events as whole OCSF JSON (the previous release's full spool line format):
@@ -74,7 +74,7 @@ def templates(full: bool = False) -> list:
     from flush_support import corpus_events
     from spool_support import previous_release_line
 
-    from wazuh_ocsf.spool_line import encode_event
+    from wazuh_ocsf.spool.line import encode_event
 
     parts = []
     for event in corpus_events(2001):
@@ -130,7 +130,7 @@ def child_flush(workdir: Path) -> None:
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
     from wazuh_ocsf.config import load_settings
-    from wazuh_ocsf.flusher import flush
+    from wazuh_ocsf.flush.flusher import flush
     from wazuh_ocsf.sinks.local import LocalSink
 
     settings = load_settings(environ=_env(workdir))

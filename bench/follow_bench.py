@@ -74,7 +74,7 @@ def loads_dumps_rate(lines: list, rounds: int = 3) -> float:
 def per_worker(lines: list, rounds: int) -> None:
     """map_block per CPU-second, with orjson (if installed) and with the standard library, vs loads+dumps."""
     from wazuh_ocsf import fast_json, json_codec, mapping
-    from wazuh_ocsf.alert_pipeline import MapOptions, map_block
+    from wazuh_ocsf.readers.pipeline import MapOptions, map_block
 
     blob = b"".join(lines)
     options = MapOptions(class_uid=2001)

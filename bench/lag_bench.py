@@ -1,7 +1,7 @@
 """Benchmark the lag measurement of ``wazuh-ocsf status`` against a full scan of ``alerts.json``.
 
 ``status`` must tell how far the hook path is behind ``alerts.json`` without its cost growing
-with the file: :func:`wazuh_ocsf.lag.measure` reads the file backwards from its end (at most
+with the file: :func:`wazuh_ocsf.operations.lag.measure` reads the file backwards from its end (at most
 16 MiB) and only the end of the newest spool segments. The baseline is what a naive
 measurement does: read the whole file and count the alerts newer than the position (with
 ``alert_time_ms``, the same per-line parse). Both run side by side on the same home, for a
@@ -30,12 +30,12 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from alert_tree import alert, line  # noqa: E402
 
-from wazuh_ocsf import lag  # noqa: E402
-from wazuh_ocsf.alerts_reader import alert_time_ms  # noqa: E402
 from wazuh_ocsf.config import load_settings  # noqa: E402
 from wazuh_ocsf.mapping import map_alert  # noqa: E402
-from wazuh_ocsf.spool import Spool  # noqa: E402
-from wazuh_ocsf.spool_line import encode_event  # noqa: E402
+from wazuh_ocsf.operations import lag  # noqa: E402
+from wazuh_ocsf.readers.alerts import alert_time_ms  # noqa: E402
+from wazuh_ocsf.spool.line import encode_event  # noqa: E402
+from wazuh_ocsf.spool.store import Spool  # noqa: E402
 
 BEHIND = 200
 BLOCK = """<ossec_config><integration><name>custom-wazuh-ocsf</name><level>3</level>

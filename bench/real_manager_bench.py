@@ -48,7 +48,7 @@ from real_manager import manager_kit  # noqa: E402
 sys.path.insert(0, str(REPO / "installer"))
 from wazuh_ocsf_installer import integration  # noqa: E402
 
-from wazuh_ocsf.spool import count_lines  # noqa: E402
+from wazuh_ocsf.spool.store import count_lines  # noqa: E402
 
 ALERTS = REPO / "tests" / "data" / "real_alerts" / "ruleset-v4.14.7.ndjson.gz"
 COPY_SCRIPT = '#!/bin/sh\ncat "$1" >> logs/bench-sh-copy.out\n'
@@ -87,8 +87,10 @@ def install_compared(manager, checkout: Path) -> None:
     lib = base / "wazuh-ocsf" / "lib"
     shutil.copytree(checkout / "wazuh_ocsf", lib / "wazuh_ocsf", ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([python, "-I", "-m", "compileall", "-q", str(lib / "wazuh_ocsf")], check=True)
-    if (lib / "wazuh_ocsf" / "hook_bundle.py").is_file():
-        subprocess.run([python, "-I", "-S", str(lib / "wazuh_ocsf" / "hook_bundle.py")], check=True)
+    for bundler in (lib / "wazuh_ocsf" / "hook" / "bundle.py", lib / "wazuh_ocsf" / "hook_bundle.py"):
+        if bundler.is_file():  # grouped by stage, or a checkout from before
+            subprocess.run([python, "-I", "-S", str(bundler)], check=True)
+            break
     (base / "etc").mkdir()
     settings = (home / "etc" / "wazuh-ocsf.conf").read_text()  # the default spool is under its own home
     (base / "etc" / "wazuh-ocsf.conf").write_text(f"{settings.rstrip()}\nWAZUH_OCSF_SPOOL_DIR={manager.spool}\n")

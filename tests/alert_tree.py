@@ -14,7 +14,7 @@ import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from wazuh_ocsf.alerts_reader import MONTHS
+from wazuh_ocsf.readers.alerts import MONTHS
 
 NODE = "wazuh-server"
 

@@ -77,7 +77,7 @@ def security_lake_stub(monkeypatch):
     import boto3
     from botocore.stub import Stubber
 
-    from wazuh_ocsf import security_lake
+    from wazuh_ocsf.lake import custom_source as security_lake
 
     client = boto3.client(
         "securitylake", region_name="us-east-1", aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="x"

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.delivered_index import UID_PATHS
+from wazuh_ocsf.flush.delivered_index import UID_PATHS
 from wazuh_ocsf.mapping import load_alert, map_alert
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import encode_event
+from wazuh_ocsf.spool.line import encode_event
+from wazuh_ocsf.spool.store import Spool
 
 ALERTS_DIR = Path(__file__).resolve().parent / "data" / "alerts"
 DAY_MS = 86_400_000

@@ -99,7 +99,7 @@ class Home:
 
     def spooled(self) -> list:
         """Every spooled event (decoded), oldest segment first."""
-        from wazuh_ocsf.spool_line import decode_line
+        from wazuh_ocsf.spool.line import decode_line
 
         segments = self.spool / "segments"
         if not segments.is_dir():
@@ -112,7 +112,7 @@ class Home:
         return events
 
     def dead_letters(self) -> list:
-        from wazuh_ocsf import dead_letter
+        from wazuh_ocsf.spool import dead_letter
 
         return list(dead_letter.iter_records(str(self.spool)))
 

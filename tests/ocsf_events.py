@@ -61,7 +61,7 @@ def parquet_round_trip(events: list, class_uid: int, directory: Path) -> list:
     """events → :func:`events_to_table` → Parquet file → read back → events."""
     import pyarrow.parquet as pq
 
-    from wazuh_ocsf.arrow_schema import events_to_table, schema_for
+    from wazuh_ocsf.flush.arrow_schema import events_to_table, schema_for
 
     table = events_to_table(events, class_uid)
     path = directory / f"{CLASS_NAMES[class_uid]}.parquet"

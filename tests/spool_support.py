@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.spool import Spool, split_lines
+from wazuh_ocsf.spool.store import Spool, split_lines
 
 
 def settings_for(spool_dir: Path, **values):

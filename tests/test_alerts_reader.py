@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 from alert_tree import day_alerts, day_path, line, link_live, write_day
 
-from wazuh_ocsf.alerts_reader import AlertsReader, alert_time_ms, archive_files
+from wazuh_ocsf.readers.alerts import AlertsReader, alert_time_ms, archive_files
 
 
 def utc(*args) -> datetime:

@@ -20,14 +20,14 @@ import pyarrow.parquet as pq  # noqa: E402
 from ocsf_events import CLASS_UIDS, SETTINGS, map_corpus, parquet_round_trip, rows_to_events  # noqa: E402
 from spool_support import previous_release_line  # noqa: E402
 
-from wazuh_ocsf.arrow_schema import (  # noqa: E402
+from wazuh_ocsf.flush.arrow_schema import (  # noqa: E402
     events_to_table,
     from_spool_table,
     schema_for,
     spool_read_schema,
 )
 from wazuh_ocsf.mapping import CLASS_NAMES, map_alert  # noqa: E402
-from wazuh_ocsf.spool_line import encode_event  # noqa: E402
+from wazuh_ocsf.spool.line import encode_event  # noqa: E402
 
 ARROW_TYPES = {
     "integer_t": pa.int32(),

@@ -19,7 +19,7 @@ import pytest
 import sqlglot
 from flush_support import DAY_MS, corpus_events, make_settings, spool_events, varied
 
-from wazuh_ocsf.flusher import flush
+from wazuh_ocsf.flush.flusher import flush
 from wazuh_ocsf.sinks.local import LocalSink
 
 QUERIES = Path(__file__).resolve().parents[1] / "queries"

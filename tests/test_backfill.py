@@ -11,13 +11,13 @@ import pytest
 from alert_tree import day_alerts, day_path, line, link_live, uid, write_day
 from flush_support import make_settings
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf.backfill import backfill, checkpoint_path, parse_time, read_checkpoint, write_checkpoint
 from wazuh_ocsf.cli import main
 from wazuh_ocsf.commands import backfill as backfill_command
 from wazuh_ocsf.errors import ConfigError
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import decode_line
+from wazuh_ocsf.readers.backfill import backfill, checkpoint_path, parse_time, read_checkpoint, write_checkpoint
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.line import decode_line
+from wazuh_ocsf.spool.store import Spool
 
 SINCE = datetime(2024, 4, 20, tzinfo=timezone.utc)
 UNTIL = datetime(2024, 4, 23, tzinfo=timezone.utc)
@@ -82,7 +82,7 @@ def test_corrupt_lines_go_to_the_dead_letter_directory_with_file_and_offset(mana
 
 
 def test_alerts_already_delivered_by_a_real_flush_are_skipped(manager):
-    from wazuh_ocsf.flusher import flush
+    from wazuh_ocsf.flush.flusher import flush
     from wazuh_ocsf.sinks.registry import build_sinks
 
     settings = manager["settings"]
@@ -249,7 +249,7 @@ def test_an_unopenable_backfill_lock_is_a_spool_error(manager):
 
 def test_a_second_backfill_on_the_same_spool_is_refused(manager):
     from wazuh_ocsf.errors import SpoolBusyError
-    from wazuh_ocsf.spool import ExclusiveLock
+    from wazuh_ocsf.spool.store import ExclusiveLock
 
     settings = manager["settings"]
     path = os.path.join(Spool(settings).state_dir, "backfill.lock")

@@ -8,12 +8,12 @@ from flush_support import corpus_events, varied
 from ocsf_events import rows_to_events, strip_nulls
 from spool_support import previous_release_line
 
-from wazuh_ocsf import convert
-from wazuh_ocsf.arrow_schema import schema_for
-from wazuh_ocsf.convert import BadLine, class_of_line, convert_block, read_lines
 from wazuh_ocsf.errors import ConversionError
-from wazuh_ocsf.spool import split_lines
-from wazuh_ocsf.spool_line import encode_event
+from wazuh_ocsf.flush import convert
+from wazuh_ocsf.flush.arrow_schema import schema_for
+from wazuh_ocsf.flush.convert import BadLine, class_of_line, convert_block, read_lines
+from wazuh_ocsf.spool.line import encode_event
+from wazuh_ocsf.spool.store import split_lines
 
 
 def lines_of(events) -> list:

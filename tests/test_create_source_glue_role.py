@@ -15,8 +15,9 @@ import pytest
 from botocore.exceptions import ClientError
 from s3_server import ACCOUNT_ID, REGION, LakeServer, allow
 
-from wazuh_ocsf import cli, glue_role
+from wazuh_ocsf import cli
 from wazuh_ocsf.config import load_settings
+from wazuh_ocsf.lake import glue_role
 
 BUCKET = "aws-security-data-lake-us-east-1-o2x8a4"
 ROLE = f"wazuh-ocsf-glue-wazuh-{REGION}"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from wazuh_ocsf import dead_letter
 from wazuh_ocsf.errors import SpoolError
+from wazuh_ocsf.spool import dead_letter
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +87,7 @@ def test_a_missing_spool_directory_is_a_spool_error(tmp_path):
 WRITER = textwrap.dedent(
     """
     import sys
-    from wazuh_ocsf import dead_letter
+    from wazuh_ocsf.spool import dead_letter
     for n in range(200):
         dead_letter.record(sys.argv[1], reason=sys.argv[2], source=str(n), data=sys.argv[2].encode() * 3000, node="n")
     """

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from ops_support import ALERTS, clean_env, cli, manager_tree, run_hook
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf import replay as replay_module
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.replay import replay
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import decode_line
+from wazuh_ocsf.operations import replay as replay_module
+from wazuh_ocsf.operations.replay import replay
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.line import decode_line
+from wazuh_ocsf.spool.store import Spool
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ from pathlib import Path
 import test_dead_letter_cli
 from ops_support import ALERTS, cli
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf import replay as replay_module
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.replay import replay
+from wazuh_ocsf.operations import replay as replay_module
+from wazuh_ocsf.operations.replay import replay
+from wazuh_ocsf.spool import dead_letter
 
 DEEP = b'{"rule": ' + b'{"a": ' * 1000 + b"1" + b"}" * 1000 + b"}"  # what the hook keeps (exit 7)
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pyarrow as pa
 from flush_support import corpus_events, uid_of
 
-from wazuh_ocsf.arrow_schema import events_to_table
-from wazuh_ocsf.delivered_index import DeliveredIndex, finding_uids
+from wazuh_ocsf.flush.arrow_schema import events_to_table
+from wazuh_ocsf.flush.delivered_index import DeliveredIndex, finding_uids
 
 
 def test_finding_uids_of_both_classes_skip_missing_ones():

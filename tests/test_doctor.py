@@ -18,8 +18,8 @@ import pytest
 from ops_support import clean_env, cli, manager_tree, me
 from s3_server import ACCOUNT_ID, REGION, allow
 
-from wazuh_ocsf.arrow_schema import schema_for
-from wazuh_ocsf.doctor import (
+from wazuh_ocsf.flush.arrow_schema import schema_for
+from wazuh_ocsf.operations.doctor import (
     FAIL,
     OK,
     SKIP,
@@ -32,7 +32,7 @@ from wazuh_ocsf.doctor import (
     check_spool,
     render,
 )
-from wazuh_ocsf.ossec_conf import block_problems, ours
+from wazuh_ocsf.operations.ossec_conf import block_problems, ours
 
 BUCKET = "aws-security-data-lake-us-east-1-doctor1"
 EXTERNAL_ID = "wazuh-ext-doctor-5c1e"
@@ -297,7 +297,7 @@ def test_stale_flusher_environment(tmp_path):
 
 def test_hook_cannot_import_from_a_broken_lib_copy(tmp_path):
     home = local_home(tmp_path)
-    (home / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "hook.py").write_text("raise ImportError('half-copied')\n")
+    (home / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "hook" / "run.py").write_text("raise ImportError('half-copied')\n")
     code, checks, _ = doctor(tmp_path, home)
     assert code == 1
     assert checks["hook interpreter"]["status"] == FAIL
@@ -345,7 +345,7 @@ def test_spool_and_integration_file_as_another_user(tmp_path):
     home = local_home(tmp_path)
     layout = Layout(str(home), str(tmp_path / "systemd"), str(tmp_path / "cron"), "daemon", "daemon")
     ctx = Context(layout, config_path=str(home / "etc" / "wazuh-ocsf.conf"), environ={})
-    from wazuh_ocsf.doctor import check_config
+    from wazuh_ocsf.operations.doctor import check_config
 
     assert check_config(ctx).status == OK
     spool = home / "wazuh-ocsf" / "spool"

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wazuh_ocsf import fast_json, json_codec
-from wazuh_ocsf.alert_pipeline import MapOptions, map_block
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import load_alert
-from wazuh_ocsf.spool_line import encode_event
+from wazuh_ocsf.readers.pipeline import MapOptions, map_block
+from wazuh_ocsf.spool.line import encode_event
 
 ALERTS = sorted((Path(__file__).resolve().parent / "data" / "alerts").glob("*.json"))
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from flush_support import make_events, make_settings, spool_events, tree_uids, uid_of, varied
 from test_flusher import CountingLocalSink, FlakySink, assert_exactly_once, assert_spool_drained
 
-from wazuh_ocsf import manifest as manifests
-from wazuh_ocsf.flusher import flush
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.flush import manifest as manifests
+from wazuh_ocsf.flush.flusher import flush
+from wazuh_ocsf.spool.store import Spool
 
 SEGMENT = "8K"  # two or three events per segment
 
@@ -123,7 +123,7 @@ def test_a_damaged_batch_manifest_holds_every_segment_that_could_be_in_its_batch
 
 
 def test_dead_letters_of_a_batch_name_their_own_segment_and_line(tmp_path):
-    from wazuh_ocsf import dead_letter
+    from wazuh_ocsf.spool import dead_letter
 
     settings, events, segments = small_segments(tmp_path, count=20)
     victim = segments[2]

@@ -18,10 +18,11 @@ import pytest
 from flush_support import corpus_events, make_settings, settings_env, spool_events
 from ops_support import ALERTS, clean_env, cli, manager_tree, run_hook
 
-from wazuh_ocsf import dead_letter, flush_state
 from wazuh_ocsf.errors import ConfigError
+from wazuh_ocsf.flush import state as flush_state
 from wazuh_ocsf.sinks.http import parse_auth_header
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.store import Spool
 
 
 class SilentServer:

@@ -22,9 +22,9 @@ from flush_support import corpus_events, make_events, make_settings, spool_event
 from spool_support import previous_release_line
 from test_flusher import assert_exactly_once, assert_spool_drained
 
-from wazuh_ocsf.flusher import flush
+from wazuh_ocsf.flush.flusher import flush
 from wazuh_ocsf.sinks.local import LocalSink
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.spool.store import Spool
 
 
 def _events() -> list:
@@ -91,7 +91,7 @@ def test_a_spool_of_the_previous_release_flushes_completely_to_the_same_rows(tmp
 
 
 def _lean(event: dict) -> bytes:
-    from wazuh_ocsf.spool_line import encode_event
+    from wazuh_ocsf.spool.line import encode_event
 
     line = encode_event(event)
     assert line.startswith(b'{"_format":2,')
@@ -99,8 +99,8 @@ def _lean(event: dict) -> bytes:
 
 
 def test_a_dead_letter_of_the_previous_release_replays_and_flushes(tmp_path):
-    from wazuh_ocsf import dead_letter
-    from wazuh_ocsf.replay import replay
+    from wazuh_ocsf.operations.replay import replay
+    from wazuh_ocsf.spool import dead_letter
 
     settings = make_settings(tmp_path)
     events = make_events(2)

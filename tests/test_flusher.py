@@ -25,16 +25,16 @@ from flush_support import (
 )
 from ops_support import cli
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf import manifest as manifests
-from wazuh_ocsf.arrow_schema import schema_for
-from wazuh_ocsf.delivered_index import DeliveredIndex
 from wazuh_ocsf.errors import ConfigError, SinkError, SpoolBusyError
-from wazuh_ocsf.flusher import flush, sink_id
+from wazuh_ocsf.flush import manifest as manifests
+from wazuh_ocsf.flush.arrow_schema import schema_for
+from wazuh_ocsf.flush.delivered_index import DeliveredIndex
+from wazuh_ocsf.flush.flusher import flush, sink_id
 from wazuh_ocsf.sinks.base import Sink
 from wazuh_ocsf.sinks.local import LocalSink
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import encode_event
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.line import encode_event
+from wazuh_ocsf.spool.store import Spool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DAY_MS = 86_400_000
@@ -269,8 +269,8 @@ def test_hooks_appending_during_flushes_lose_nothing_and_double_nothing(tmp_path
         sys.path.insert(0, "tests")
         from flush_support import corpus_events, make_settings, varied
         from pathlib import Path
-        from wazuh_ocsf.spool import Spool
-        from wazuh_ocsf.spool_line import encode_event
+        from wazuh_ocsf.spool.store import Spool
+        from wazuh_ocsf.spool.line import encode_event
         writer, count = sys.argv[1], int(sys.argv[2])
         settings = make_settings(Path(sys.argv[3]), segment_max_bytes="16K")
         spool = Spool(settings)

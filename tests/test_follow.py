@@ -15,11 +15,11 @@ import pytest
 from alert_tree import alert, day_alerts, day_path, line, link_live, uid, write_day
 from flush_support import make_settings, settings_env
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf.alert_pipeline import AlertFilter, MapOptions, map_block
-from wazuh_ocsf.follow import Follower
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import decode_line
+from wazuh_ocsf.readers.follow import Follower
+from wazuh_ocsf.readers.pipeline import AlertFilter, MapOptions, map_block
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.line import decode_line
+from wazuh_ocsf.spool.store import Spool
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -309,8 +309,8 @@ def _pending_state(home) -> dict:
 
 
 def test_an_unwritable_follow_state_after_recovery_is_a_spool_error(home, monkeypatch):
-    from wazuh_ocsf import follow as follow_module
     from wazuh_ocsf.errors import SpoolError
+    from wazuh_ocsf.readers import follow as follow_module
 
     def refuse(path, data, **_kwargs):
         raise PermissionError(13, "Permission denied", path)
@@ -321,8 +321,8 @@ def test_an_unwritable_follow_state_after_recovery_is_a_spool_error(home, monkey
 
 
 def test_an_unreadable_file_in_recovery_is_a_spool_error_naming_it(home, monkeypatch):
-    from wazuh_ocsf.alerts_reader import AlertsFile
     from wazuh_ocsf.errors import SpoolError
+    from wazuh_ocsf.readers.alerts import AlertsFile
 
     def refuse(self):
         raise PermissionError(13, "Permission denied", self.path)

@@ -1,4 +1,4 @@
-"""Our Arrow schema as Glue types, and the table-compatibility check (``wazuh_ocsf.glue_schema``).
+"""Our Arrow schema as Glue types, and the table-compatibility check (``wazuh_ocsf.lake.glue_schema``).
 
 The "crawler's table" is built the way Security Lake's Glue crawler infers it: from the schema
 of a Parquet object the flusher really wrote (read back with pyarrow), Parquet types → Hive
@@ -15,9 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 from flush_support import make_events, make_settings, spool_events
 
-from wazuh_ocsf.arrow_schema import schema_for
-from wazuh_ocsf.flusher import flush
-from wazuh_ocsf.glue_schema import compare, glue_columns, glue_type, parse_hive_type, partition_keys
+from wazuh_ocsf.flush.arrow_schema import schema_for
+from wazuh_ocsf.flush.flusher import flush
+from wazuh_ocsf.lake.glue_schema import compare, glue_columns, glue_type, parse_hive_type, partition_keys
 from wazuh_ocsf.sinks.local import LocalSink
 
 

@@ -21,8 +21,9 @@ from hook_support import (
     finding_uid_of,
 )
 
-from wazuh_ocsf import dead_letter, hook
+from wazuh_ocsf.hook import run as hook
 from wazuh_ocsf.mapping import finding_uid
+from wazuh_ocsf.spool import dead_letter
 
 LOG_LINE = re.compile(r"^\d{4} [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} wazuh-ocsf: (ERROR|DEBUG): .+$")
 FORBIDDEN_IMPORTS = (
@@ -132,7 +133,7 @@ def test_the_hook_imports_nothing_heavy(data):
     result = _run_as_integratord_does(data, "-X", "importtime")
     assert result.returncode == (0 if data.startswith(b"{") else hook.ERR_INVALID_JSON), result.stderr[-2000:]
     modules = _imported_modules(result.stderr)
-    assert "wazuh_ocsf.hook" in modules and "wazuh_ocsf.mapping" in modules  # the probe works
+    assert "wazuh_ocsf.hook.run" in modules and "wazuh_ocsf.mapping" in modules  # the probe works
     heavy = sorted(m for m in modules if m.split(".")[0] in FORBIDDEN_IMPORTS)
     assert heavy == []
     if data.startswith(b"{"):
@@ -370,7 +371,7 @@ def test_no_interpreter_is_error_14_not_127(home):
 
 
 def test_every_exit_14_is_the_hooks_err_install():
-    from wazuh_ocsf import hook_entry
+    from wazuh_ocsf.hook import entry as hook_entry
 
     assert hook_entry.ERR_INSTALL == hook.ERR_INSTALL
     assert f"(exit {hook.ERR_INSTALL})" in INTEGRATION.read_text() and "sys.exit(14)" in INTEGRATION.read_text()
@@ -400,7 +401,7 @@ def test_the_installed_layout_uses_the_lib_directory_and_the_venv(tmp_path):
     (root / "integrations" / INTEGRATION.name).chmod(0o750)
     lib = root / "wazuh-ocsf" / "lib"
     lib.mkdir(parents=True)
-    subprocess.run(["cp", "-r", str(Path(hook.__file__).parent), str(lib)], check=True)
+    subprocess.run(["cp", "-r", str(Path(hook.__file__).parent.parent), str(lib)], check=True)
     (root / "wazuh-ocsf" / "venv" / "bin").mkdir(parents=True)
     (root / "wazuh-ocsf" / "venv" / "bin" / "python3").symlink_to(os.path.realpath(sys.executable))
     home = Home(root)

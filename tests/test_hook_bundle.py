@@ -12,21 +12,22 @@ from pathlib import Path
 import pytest
 from hook_support import INTEGRATION, SAMPLE_ALERT, Home, alert_bytes, argv_48, finding_uid_of
 
-from wazuh_ocsf import hook, hook_bundle
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES
+from wazuh_ocsf.hook import bundle as hook_bundle
+from wazuh_ocsf.hook import run as hook
 from wazuh_ocsf.mapping import finding_uid
 
 # What the hook can be configured to emit: a finding class, or auto (routed per alert).
 HOOK_CLASSES = [*(CLASS_NAMES[uid] for uid in FINDING_CLASSES), "auto"]
 
-PACKAGE = Path(hook.__file__).parent
+PACKAGE = Path(hook.__file__).parent.parent
 PYTHON = os.path.realpath(sys.executable)
 PROBE = (
     "import sys; sys.path.append(sys.argv[1])\n"
-    "from wazuh_ocsf import hook_bundle\n"
+    "from wazuh_ocsf.hook import bundle as hook_bundle\n"
     "installed = hook_bundle.install()\n"
-    "import wazuh_ocsf.hook, wazuh_ocsf.spool\n"
-    "print(installed, type(wazuh_ocsf.hook.__spec__.loader).__name__, wazuh_ocsf.spool.__file__)\n"
+    "import wazuh_ocsf.hook.run, wazuh_ocsf.spool.store\n"
+    "print(installed, type(wazuh_ocsf.hook.run.__spec__.loader).__name__, wazuh_ocsf.spool.store.__file__)\n"
 )
 
 
@@ -39,7 +40,7 @@ def installed(tmp_path) -> Path:
     lib = root / "wazuh-ocsf" / "lib"
     shutil.copytree(PACKAGE, lib / "wazuh_ocsf", ignore=shutil.ignore_patterns("__pycache__"))
     result = subprocess.run(
-        [PYTHON, "-I", "-S", str(lib / "wazuh_ocsf" / "hook_bundle.py")], capture_output=True, text=True, timeout=60
+        [PYTHON, "-I", "-S", str(lib / "wazuh_ocsf" / "hook" / "bundle.py")], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"wrote {hook_bundle.bundle_path(str(lib / 'wazuh_ocsf'))}\n"
@@ -54,12 +55,12 @@ def probe(root: Path) -> list:
 
 
 def test_a_current_bundle_serves_the_hook_modules(installed):
-    spool = installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "spool.py"
+    spool = installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "spool" / "store.py"
     assert probe(installed) == ["True", "_BundleLoader", str(spool)]
 
 
 def test_a_changed_source_makes_the_bundle_stale_and_unused(installed):
-    source = installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "spool.py"
+    source = installed / "wazuh-ocsf" / "lib" / "wazuh_ocsf" / "spool" / "store.py"
     source.write_bytes(source.read_bytes() + b"\n")  # an upgrade that forgot to rebuild it
     assert probe(installed)[:2] == ["False", "SourceFileLoader"]
 
@@ -128,8 +129,8 @@ def test_the_bundle_holds_exactly_what_the_hook_imports_on_success(installed):
         imported |= set(re.findall(r"\| +(wazuh_ocsf\.[\w.]+)$", result.stderr, re.MULTILINE))
     # Imported before the bundle is installed (hook_entry, hook_bundle), or as root only (CI: the hook
     # first consults privileges, not integratord's path): imported as usual.
-    imported -= {"wazuh_ocsf.hook_entry", "wazuh_ocsf.hook_bundle", "wazuh_ocsf.privileges"}
+    imported -= {"wazuh_ocsf.hook.entry", "wazuh_ocsf.hook.bundle", "wazuh_ocsf.privileges"}
     assert imported <= bundled
     # With auto, a routed class's module is imported only for an alert that class takes.
     assert bundled - imported <= {f"wazuh_ocsf.mapping.{CLASS_NAMES[uid]}" for uid in ROUTED_CLASSES}
-    assert "wazuh_ocsf.dead_letter" not in bundled  # failures import it from the package, as before
+    assert "wazuh_ocsf.spool.dead_letter" not in bundled  # failures import it from the package, as before

@@ -14,8 +14,8 @@ from hook_support import INTEGRATION, REDIRECT, REPO_ROOT, Home, alert_bytes, fi
 
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.mapping import finding_uid
-from wazuh_ocsf.spool import Spool, split_lines
-from wazuh_ocsf.spool_line import decode_line
+from wazuh_ocsf.spool.line import decode_line
+from wazuh_ocsf.spool.store import Spool, split_lines
 
 WORKERS = 8
 
@@ -29,7 +29,7 @@ WORKER = textwrap.dedent(
     sys.path.insert(0, sys.argv[2])
     from pathlib import Path
     from hook_support import REDIRECT, alert_bytes, numbered_alert
-    from wazuh_ocsf import hook
+    from wazuh_ocsf.hook import run as hook
     worker, count, directory = int(sys.argv[3]), int(sys.argv[4]), Path(sys.argv[5])
     failures = []
     for number in range(count):

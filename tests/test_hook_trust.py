@@ -11,7 +11,8 @@ import spool_support
 from hook_support import SAMPLE_ALERT, Home, alert_bytes, argv_48
 from ops_support import clean_env, cli
 
-from wazuh_ocsf import dead_letter, hook
+from wazuh_ocsf.hook import run as hook
+from wazuh_ocsf.spool import dead_letter
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from flush_support import corpus_events, make_settings, spool_events
 
-from wazuh_ocsf import manifest as manifests
 from wazuh_ocsf.errors import ConfigError, SinkError
-from wazuh_ocsf.flusher import flush, sink_id
+from wazuh_ocsf.flush import manifest as manifests
+from wazuh_ocsf.flush.flusher import flush, sink_id
 from wazuh_ocsf.sinks.http import HttpSink, parse_auth_header, public_url
 from wazuh_ocsf.sinks.local import LocalSink
 from wazuh_ocsf.sinks.registry import build_sinks
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.spool.store import Spool
 
 TOKEN = "Splunk 0b5f2c1e-secret-token"
 

@@ -306,10 +306,10 @@ def test_install_places_files_with_owners_and_modes(installed):
     assert owner_mode(home / "wazuh-ocsf/spool") == (UID, GID, 0o750)
     lib = home / "wazuh-ocsf/lib/wazuh_ocsf"
     assert owner_mode(lib) == owner_mode(lib.parent) == (0, GID, 0o750)
-    assert owner_mode(lib / "hook.py") == (0, GID, 0o640)
-    assert (lib / "hook.py").read_bytes() == (REPO / "wazuh_ocsf/hook.py").read_bytes()
+    assert owner_mode(lib / "hook/run.py") == (0, GID, 0o640)
+    assert (lib / "hook/run.py").read_bytes() == (REPO / "wazuh_ocsf/hook/run.py").read_bytes()
     tag = sys.implementation.cache_tag
-    assert owner_mode(lib / "__pycache__" / f"hook.{tag}.pyc") == (0, GID, 0o640)
+    assert owner_mode(lib / "hook/__pycache__" / f"run.{tag}.pyc") == (0, GID, 0o640)
     assert owner_mode(lib / "__pycache__" / f"hook-bundle.{tag}.bin") == (0, GID, 0o640)
     assert os.access(home / "wazuh-ocsf/venv/bin/python3", os.X_OK)
     assert os.readlink(root / "usr/local/bin/wazuh-ocsf") == f"{HOME}/wazuh-ocsf/venv/bin/wazuh-ocsf"
@@ -459,7 +459,7 @@ def test_rerun_deploys_a_changed_file_of_the_same_version(wheelhouse, tmp_path):
         REPO, changed, ignore=shutil.ignore_patterns(".venv*", ".git", "build", "*.egg-info", "__pycache__", "tests")
     )
     marker = "\n# changed without a version bump\n"
-    with open(changed / "wazuh_ocsf/status.py", "a", encoding="utf-8") as handle:
+    with open(changed / "wazuh_ocsf/operations/status.py", "a", encoding="utf-8") as handle:
         handle.write(marker)
     wheels2 = tmp_path / "wheels2"
     wheels2.mkdir()
@@ -468,9 +468,9 @@ def test_rerun_deploys_a_changed_file_of_the_same_version(wheelhouse, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"reinstall       wazuh-ocsf {wazuh_ocsf.__version__} in the virtual environment" in result.stdout
     home = root / HOME.lstrip("/")
-    [venv_copy] = (home / "wazuh-ocsf/venv/lib").glob("python3*/site-packages/wazuh_ocsf/status.py")
+    [venv_copy] = (home / "wazuh-ocsf/venv/lib").glob("python3*/site-packages/wazuh_ocsf/operations/status.py")
     assert venv_copy.read_text().endswith(marker)
-    assert (home / "wazuh-ocsf/lib/wazuh_ocsf/status.py").read_text().endswith(marker)
+    assert (home / "wazuh-ocsf/lib/wazuh_ocsf/operations/status.py").read_text().endswith(marker)
     again = run_installer(root, "--wheelhouse", str(wheels2), "--no-deps")
     assert again.returncode == 0 and "reinstall" not in again.stdout and "sync " not in again.stdout
 

@@ -20,13 +20,14 @@ from flush_support import settings_env
 from ops_support import clean_env, cli
 from test_backfill import spooled as spooled_uids
 
-from wazuh_ocsf import gap_fill, lag
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.delivered_index import DeliveredIndex
+from wazuh_ocsf.flush.delivered_index import DeliveredIndex
 from wazuh_ocsf.mapping import map_alert
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import encode_event
-from wazuh_ocsf.status import collect, render
+from wazuh_ocsf.operations import lag
+from wazuh_ocsf.operations.status import collect, render
+from wazuh_ocsf.readers import gap_fill
+from wazuh_ocsf.spool.line import encode_event
+from wazuh_ocsf.spool.store import Spool
 
 BLOCK = """<ossec_config>
   <integration>
@@ -272,7 +273,7 @@ def doctor_home(tmp_path: Path):
 def hook_or_follow(home_dir: Path):
     from ops_support import me
 
-    from wazuh_ocsf.doctor import Context, Layout, check_config, check_hook_capacity, run_checks
+    from wazuh_ocsf.operations.doctor import Context, Layout, check_config, check_hook_capacity, run_checks
 
     user, group = me()
     layout = Layout(str(home_dir), user=user, group=group)
@@ -334,7 +335,7 @@ def test_the_flush_schedule_runs_the_gap_fill(repo_root):
 
 
 def test_gap_fill_waits_for_a_running_backfill(tmp_path):
-    from wazuh_ocsf.backfill import _lock
+    from wazuh_ocsf.readers.backfill import _lock
 
     settings, _env, _alerts, _passed = restart_gap(tmp_path)
     with _lock(Spool(settings)):

@@ -23,11 +23,12 @@ from botocore.awsrequest import AWSResponse
 from flush_support import make_events, make_settings, spool_events
 from s3_server import ACCOUNT_ID, REGION, allow, policy
 
-from wazuh_ocsf import cli, lake_checks
+from wazuh_ocsf import cli
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.doctor import FAIL, OK, SKIP, WARN, Context, Layout
-from wazuh_ocsf.flusher import flush
-from wazuh_ocsf.glue_schema import glue_columns
+from wazuh_ocsf.flush.flusher import flush
+from wazuh_ocsf.lake import checks as lake_checks
+from wazuh_ocsf.lake.glue_schema import glue_columns
+from wazuh_ocsf.operations.doctor import FAIL, OK, SKIP, WARN, Context, Layout
 from wazuh_ocsf.sinks.local import LocalSink
 
 BUCKET = "aws-security-data-lake-us-east-1-o2x8a4"
@@ -324,7 +325,7 @@ def test_a_drifted_table_is_reported(aws, security_lake_stub, last_crawl, tmp_pa
 
 
 def test_a_table_of_the_other_class_is_named_as_such(aws, security_lake_stub, last_crawl, tmp_path, capsys):
-    from wazuh_ocsf.arrow_schema import schema_for
+    from wazuh_ocsf.flush.arrow_schema import schema_for
 
     glue = aws.client("glue")
     table = glue.get_table(DatabaseName=DATABASE, Name=TABLE)["Table"]

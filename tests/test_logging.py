@@ -91,7 +91,7 @@ def test_the_log_file_rotates(tmp_path, monkeypatch, isolated_logging):
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
     assert [h.backupCount for h in handlers] == [logfile.BACKUP_COUNT]
     for number in range(400):
-        logging.getLogger("wazuh_ocsf.flusher").info("flushed segment %d of many", number)
+        logging.getLogger("wazuh_ocsf.flush.flusher").info("flushed segment %d of many", number)
     for handler in handlers:
         handler.close()
     assert path == str(tmp_path / "logs" / "wazuh-ocsf.log")

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from wazuh_ocsf import manifest as manifests
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.manifest import Manifest, ObjectEntry
-from wazuh_ocsf.parquet_writer import PartPlan
+from wazuh_ocsf.flush import manifest as manifests
+from wazuh_ocsf.flush.manifest import Manifest, ObjectEntry
+from wazuh_ocsf.flush.parquet_writer import PartPlan
 
 
 def sample() -> Manifest:

@@ -117,7 +117,7 @@ def test_every_event_converts_to_the_arrow_schema(alert: dict, class_uid: int) -
     pytest.importorskip("pyarrow", reason="pyarrow is needed for the Arrow schema")
     from ocsf_events import rows_to_events
 
-    from wazuh_ocsf.arrow_schema import events_to_table
+    from wazuh_ocsf.flush.arrow_schema import events_to_table
 
     event = _map_or_none(alert, class_uid)
     assume(event is not None)
@@ -274,7 +274,7 @@ def test_routed_mapper_maps_exactly_what_fits_and_nothing_else(data, class_uid: 
     pytest.importorskip("pyarrow", reason="pyarrow is needed for the Arrow schema")
     from ocsf_events import rows_to_events
 
-    from wazuh_ocsf.arrow_schema import events_to_table
+    from wazuh_ocsf.flush.arrow_schema import events_to_table
     from wazuh_ocsf.mapping import routing
 
     event = _map_or_none(alert, class_uid)

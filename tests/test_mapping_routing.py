@@ -12,11 +12,11 @@ import pytest
 from hook_support import Home, alert_bytes, argv_48
 from test_corpus import load_corpus
 
-from wazuh_ocsf.alert_pipeline import MapOptions, map_block
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.errors import ConfigError
 from wazuh_ocsf.mapping import finding_uid
-from wazuh_ocsf.spool_line import decode_line
+from wazuh_ocsf.readers.pipeline import MapOptions, map_block
+from wazuh_ocsf.spool.line import decode_line
 
 CORPUS = load_corpus()
 VULNERABILITY = CORPUS["vulnerability-detected-4-8"]
@@ -120,8 +120,8 @@ def test_flusher_writes_one_object_per_class_and_day_and_duckdb_reads_the_cves(t
     import pyarrow.parquet as pq
     from flush_support import spool_events
 
-    from wazuh_ocsf.arrow_schema import schema_for
-    from wazuh_ocsf.flusher import flush
+    from wazuh_ocsf.flush.arrow_schema import schema_for
+    from wazuh_ocsf.flush.flusher import flush
     from wazuh_ocsf.mapping import map_alert
     from wazuh_ocsf.mapping.routing import route
     from wazuh_ocsf.sinks.local import LocalSink
@@ -188,7 +188,8 @@ def test_create_source_all_registers_one_source_per_routed_class(tmp_path, monke
     boto3 = pytest.importorskip("boto3")
     from botocore.stub import ANY, Stubber
 
-    from wazuh_ocsf import cli, security_lake
+    from wazuh_ocsf import cli
+    from wazuh_ocsf.lake import custom_source as security_lake
 
     region, crawler = "eu-west-1", "arn:aws:iam::111122223333:role/AmazonSecurityLake-Glue-wazuh"
     config = tmp_path / "wazuh-ocsf.conf"

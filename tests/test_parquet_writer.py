@@ -5,8 +5,8 @@ import pyarrow.parquet as pq
 import pytest
 from flush_support import make_events, uid_of
 
-from wazuh_ocsf.arrow_schema import events_to_table, schema_for
-from wazuh_ocsf.parquet_writer import (
+from wazuh_ocsf.flush.arrow_schema import events_to_table, schema_for
+from wazuh_ocsf.flush.parquet_writer import (
     PartPlan,
     day_slices,
     event_day,

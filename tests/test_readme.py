@@ -34,8 +34,8 @@ def test_the_test_command_is_marked_for_ci(readme):
 def test_every_status_json_field_is_documented(readme, tmp_path):
     """Issue 12, item 12: `status --json` is documented as stable, with every field it prints."""
     from wazuh_ocsf.config import load_settings
-    from wazuh_ocsf.spool import Spool
-    from wazuh_ocsf.status import FORMAT, collect
+    from wazuh_ocsf.operations.status import FORMAT, collect
+    from wazuh_ocsf.spool.store import Spool
 
     settings = load_settings(environ={"WAZUH_OCSF_SPOOL_DIR": str(tmp_path), "WAZUH_OCSF_CONFIG": "/nonexistent"})
     Spool(settings, create=True)

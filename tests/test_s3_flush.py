@@ -21,8 +21,8 @@ import pytest
 from flush_support import make_events, settings_env, spool_events, uid_of
 from s3_server import ACCOUNT_ID, REGION, allow
 
-from wazuh_ocsf.arrow_schema import schema_for
 from wazuh_ocsf.config import load_settings
+from wazuh_ocsf.flush.arrow_schema import schema_for
 
 BUCKET = "aws-security-data-lake-us-east-1-e2e001"
 EXTERNAL_ID = "wazuh-ext-e2e"

@@ -19,15 +19,15 @@ import pytest
 from botocore.exceptions import ClientError
 from s3_server import ACCOUNT_ID, REGION, allow
 
-from wazuh_ocsf.arrow_schema import schema_for
 from wazuh_ocsf.config import load_settings
-from wazuh_ocsf.convert import convert_block
 from wazuh_ocsf.errors import ConfigError, SinkError
+from wazuh_ocsf.flush.arrow_schema import schema_for
+from wazuh_ocsf.flush.convert import convert_block
 from wazuh_ocsf.mapping import load_alert, map_alert
 from wazuh_ocsf.sinks import s3 as s3_module
 from wazuh_ocsf.sinks.base import ParquetObject
 from wazuh_ocsf.sinks.s3 import S3Sink
-from wazuh_ocsf.spool_line import encode_event
+from wazuh_ocsf.spool.line import encode_event
 
 BUCKET = "aws-security-data-lake-us-east-1-o2x8a4"
 EXTERNAL_ID = "wazuh-ext-4f1c9a"

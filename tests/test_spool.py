@@ -15,9 +15,9 @@ import pytest
 import spool_support as support
 from spool_support import line, make_spool, read_all, segment_files, settings_for
 
-from wazuh_ocsf import spool as spool_module
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError, SpoolFullError
-from wazuh_ocsf.spool import Segment, Spool, node_token, split_lines
+from wazuh_ocsf.spool import store as spool_module
+from wazuh_ocsf.spool.store import Segment, Spool, node_token, split_lines
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -412,7 +412,7 @@ NOBODY_APPEND = textwrap.dedent(
     from pathlib import Path
     from spool_support import settings_for
     from wazuh_ocsf.errors import SpoolError
-    from wazuh_ocsf.spool import Spool
+    from wazuh_ocsf.spool.store import Spool
     try:
         Spool(settings_for(Path(sys.argv[1]))).append(b'{"n":1}\\n')
     except SpoolError as exc:

@@ -19,7 +19,7 @@ from wazuh_ocsf.class_facts import CLASSES, SEVERITIES, derived_attributes
 from wazuh_ocsf.config import CLASS_NAMES
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import map_alert
-from wazuh_ocsf.spool_line import FORMAT, LEAN, UNMAPPED_KEYS, UNMAPPED_VALUES, decode_line, encode_event
+from wazuh_ocsf.spool.line import FORMAT, LEAN, UNMAPPED_KEYS, UNMAPPED_VALUES, decode_line, encode_event
 
 LEFT_OUT = ("category_uid", "category_name", "class_name", "activity_name", "type_uid", "type_name", "severity")
 
@@ -145,7 +145,7 @@ def test_any_mapped_event_survives_the_lean_line_and_gives_the_old_lines_table(a
         import pyarrow  # noqa: F401 -- the Arrow half needs it (the hook's 3.9 job has none)
     except ImportError:
         return
-    from wazuh_ocsf.convert import convert_block
+    from wazuh_ocsf.flush.convert import convert_block
 
     new, old = convert_block(line), convert_block(previous_release_line(event))
     assert [bad.reason for bad in new.bad] == [bad.reason for bad in old.bad]  # e.g. a time before 1970

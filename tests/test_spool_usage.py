@@ -138,7 +138,7 @@ KILLED = textwrap.dedent(
     sys.path[:0] = [sys.argv[2], sys.argv[3]]
     from pathlib import Path
     from spool_support import line, settings_for
-    from wazuh_ocsf import spool as module
+    from wazuh_ocsf.spool import store as module
     step = sys.argv[4]
     owner = os if step.startswith("os.") else module.Spool
     name = step.rpartition(".")[2]

@@ -8,12 +8,12 @@ import time
 from flush_support import make_events, settings_env, spool_events
 from ops_support import clean_env, cli
 
-from wazuh_ocsf import flush_state
 from wazuh_ocsf.config import load_settings
 from wazuh_ocsf.errors import SpoolFullError
-from wazuh_ocsf.spool import Spool
-from wazuh_ocsf.spool_line import encode_event
-from wazuh_ocsf.status import collect
+from wazuh_ocsf.flush import state as flush_state
+from wazuh_ocsf.operations.status import collect
+from wazuh_ocsf.spool.line import encode_event
+from wazuh_ocsf.spool.store import Spool
 
 SECRET = "ext-id-never-shown-7c2a"
 

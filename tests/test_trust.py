@@ -206,7 +206,7 @@ def test_root_refuses_a_spool_root_owns_but_a_group_may_write(manager):
 
 
 def test_a_flush_as_wazuh_on_a_missing_spool_does_not_recreate_it(manager):
-    from wazuh_ocsf import cli, flush_state, flusher, logfile  # noqa: F401 -- imported while root can read them
+    from wazuh_ocsf import cli, logfile  # noqa: F401 -- imported while root can read them
     from wazuh_ocsf.commands import flush as flush_command  # noqa: F401
     from wazuh_ocsf.sinks import local  # noqa: F401
 

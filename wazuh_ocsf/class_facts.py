@@ -2,8 +2,8 @@
 
 One table for the three places that need these facts: the mappers build every event's
 classification and metadata from it, the spool line leaves out of each line what follows
-from it (:mod:`wazuh_ocsf.spool_line`), and the flusher's conversion puts those attributes
-back (:mod:`wazuh_ocsf.arrow_schema`). :func:`derived_attributes` lists, per class, every
+from it (:mod:`wazuh_ocsf.spool.line`), and the flusher's conversion puts those attributes
+back (:mod:`wazuh_ocsf.flush.arrow_schema`). :func:`derived_attributes` lists, per class, every
 attribute that is either a constant of the class or a name that follows from an id.
 
 The hook imports this module: standard library only, no imports beyond the class uids.

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 
-from wazuh_ocsf.aws_names import lake_bucket_region, parse_bucket, parse_region
 from wazuh_ocsf.errors import ConfigError
+from wazuh_ocsf.lake.aws_names import lake_bucket_region, parse_bucket, parse_region
 
 DEFAULT_WAZUH_HOME = "/var/ossec"
 CONFIG_RELPATH = "etc/wazuh-ocsf.conf"

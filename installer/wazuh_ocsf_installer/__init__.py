@@ -4,6 +4,6 @@ Run it through ``installer/install.sh``. Everything it does is planned first (:m
 ``--dry-run`` shows exactly what a real run would change, and nothing is changed when a check fails.
 """
 
-from wazuh_ocsf.ossec_conf import INTEGRATION_NAME
+from wazuh_ocsf.operations.ossec_conf import INTEGRATION_NAME
 
 __all__ = ["INTEGRATION_NAME"]

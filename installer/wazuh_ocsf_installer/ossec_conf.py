@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 # The tags integratord accepts and our block's name: one list, shared with ``wazuh-ocsf doctor``.
-from wazuh_ocsf.ossec_conf import ALLOWED_TAGS, INTEGRATION_NAME
+from wazuh_ocsf.operations.ossec_conf import ALLOWED_TAGS, INTEGRATION_NAME
 from wazuh_ocsf_installer.errors import OssecConfError
 
 #: The comment that opens the root block the installer appends. XML comments cannot hold "--".

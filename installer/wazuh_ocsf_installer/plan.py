@@ -16,7 +16,7 @@ import time
 
 import wazuh_ocsf
 import wazuh_ocsf.config
-from wazuh_ocsf.spool import SEGMENTS
+from wazuh_ocsf.spool.store import SEGMENTS
 from wazuh_ocsf_installer import (
     INTEGRATION_NAME,
     config_file,

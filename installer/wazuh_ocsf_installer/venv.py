@@ -279,8 +279,9 @@ def sync_lib(package: str, lib: str, owner: Owner, pythons: list) -> None:
                 os.rmdir(path)
     for python in pythons:
         _run([python, "-I", "-m", "compileall", "-q", lib], f"byte-compiling {lib} with {python}")
-        # One file of the hook's byte code per interpreter (wazuh_ocsf/hook_bundle.py): one read per alert.
-        _run([python, "-I", "-S", os.path.join(lib, "hook_bundle.py")], f"bundling the hook's byte code with {python}")
+        # One file of the hook's byte code per interpreter (wazuh_ocsf/hook/bundle.py): one read per alert.
+        bundler = os.path.join(lib, "hook", "bundle.py")
+        _run([python, "-I", "-S", bundler], f"bundling the hook's byte code with {python}")
     parent = os.path.dirname(lib)
     os.chown(parent, owner.uid, owner.gid)
     os.chmod(parent, 0o750)

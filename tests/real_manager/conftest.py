@@ -83,7 +83,7 @@ class RulesetRun:
 
 @pytest.fixture(scope="session")
 def ruleset_run(_shared_manager: Manager, ruleset_lines: Path) -> RulesetRun:
-    from wazuh_ocsf.spool import count_lines
+    from wazuh_ocsf.spool.store import count_lines
 
     manager = _shared_manager
     manager.reset()

@@ -42,7 +42,7 @@ class Delivery:
         import pyarrow.parquet as pq
         from ocsf_events import rows_to_events
 
-        from wazuh_ocsf.arrow_schema import schema_for
+        from wazuh_ocsf.flush.arrow_schema import schema_for
 
         events = []
         for key, data in objects.items():

@@ -220,7 +220,7 @@ class Manager:
 
     def spooled_events(self, spool: Path | None = None) -> list:
         """Every OCSF event in the segments (open and sealed) of the spool (default: the hook's) not yet flushed."""
-        from wazuh_ocsf.spool_line import decode_line
+        from wazuh_ocsf.spool.line import decode_line
 
         events = []
         for segment in sorted(((spool or self.spool) / "segments").glob("*")):

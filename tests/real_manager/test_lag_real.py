@@ -33,9 +33,9 @@ from . import manager_kit
 
 pq = pytest.importorskip("pyarrow.parquet")
 
-from wazuh_ocsf import lag  # noqa: E402
-from wazuh_ocsf.alerts_reader import MONTHS  # noqa: E402
 from wazuh_ocsf.mapping import finding_uid  # noqa: E402
+from wazuh_ocsf.operations import lag  # noqa: E402
+from wazuh_ocsf.readers.alerts import MONTHS  # noqa: E402
 
 #: Appended at once: one minute at 40 alerts/s or more, a minute or more of work for integratord.
 BURST = 2400

@@ -12,7 +12,9 @@ HELP = "map and spool every alert of a time range from logs/alerts (skipping wha
 
 
 # What backfill imports after it may have given up root (load_settings_safely): loaded as root first.
-BACKFILL_MODULES = ("wazuh_ocsf.backfill", "wazuh_ocsf.gap_fill", "wazuh_ocsf.alert_pipeline", "wazuh_ocsf.logfile")
+BACKFILL_MODULES = (
+    "wazuh_ocsf.readers.backfill", "wazuh_ocsf.readers.gap_fill", "wazuh_ocsf.readers.pipeline", "wazuh_ocsf.logfile",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,9 +74,9 @@ class ProgressBar:
 def run(args: argparse.Namespace) -> int:
     """Backfill; print a one-line summary; exit 1 when files had to be skipped."""
     from wazuh_ocsf import logfile
-    from wazuh_ocsf.backfill import parse_time
     from wazuh_ocsf.errors import ConfigError
     from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
+    from wazuh_ocsf.readers.backfill import parse_time
 
     if args.recent:
         return _run_recent(args)
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     # WARNING lines below, so only errors are echoed there.
     logfile.configure(settings, "backfill", stderr_level=logging.ERROR)
 
-    from wazuh_ocsf.backfill import backfill, describe_days
+    from wazuh_ocsf.readers.backfill import backfill, describe_days
 
     bar = ProgressBar() if args.progress or sys.stderr.isatty() else None
     try:
@@ -116,8 +118,8 @@ def _run_recent(args: argparse.Namespace) -> int:
     """``--recent``: one gap fill; print its summary; exit 0 also when there was nothing to do."""
     from wazuh_ocsf import logfile
     from wazuh_ocsf.errors import ConfigError
-    from wazuh_ocsf.gap_fill import gap_fill
     from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
+    from wazuh_ocsf.readers.gap_fill import gap_fill
 
     if args.since or args.until:
         raise ConfigError("--recent", "takes no --since/--until: it fills from the last run up to integratord")

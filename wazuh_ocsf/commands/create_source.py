@@ -70,10 +70,10 @@ def run(args: argparse.Namespace) -> int:
     provider role, the bucket and the external id."""
     import secrets
 
-    from wazuh_ocsf import security_lake
     from wazuh_ocsf.config import CLASS_NAMES, default_source_name
     from wazuh_ocsf.config_file import update_settings
     from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.lake import custom_source as security_lake
     from wazuh_ocsf.privileges import load_settings_staying_root
 
     # As root, settings come only from files no other account can change, or the environment.
@@ -152,7 +152,7 @@ def _caller_account(settings) -> str:
 
 def _glue_role_spec(args, settings, source_name: str, lake: dict):
     """The crawler role of one source (one per source, so per class once classes route to sources)."""
-    from wazuh_ocsf import glue_role
+    from wazuh_ocsf.lake import glue_role
 
     return glue_role.RoleSpec(
         role_name=args.create_glue_role or glue_role.default_role_name(source_name, settings.region),
@@ -167,7 +167,8 @@ def _ensure_glue_role(args, settings, source_name: str, client) -> tuple:
     """Find the lake's bucket and key, then create or reuse the crawler role; ``(ARN, outcome)``."""
     import boto3
 
-    from wazuh_ocsf import glue_role, security_lake
+    from wazuh_ocsf.lake import custom_source as security_lake
+    from wazuh_ocsf.lake import glue_role
 
     spec = _glue_role_spec(args, settings, source_name, security_lake.data_lake(client, settings.region))
     iam = boto3.Session(region_name=settings.region).client("iam", region_name=settings.region)
@@ -176,8 +177,9 @@ def _ensure_glue_role(args, settings, source_name: str, client) -> tuple:
 
 def _print_dry_run(args, settings, sources: list, principal) -> None:
     """Print every request the real run would send, in order, as one JSON object; send nothing."""
-    from wazuh_ocsf import glue_role, security_lake
-    from wazuh_ocsf.glue_role import Request
+    from wazuh_ocsf.lake import custom_source as security_lake
+    from wazuh_ocsf.lake import glue_role
+    from wazuh_ocsf.lake.glue_role import Request
 
     requests, notes = [], []
     for class_uid, source_name in sources:

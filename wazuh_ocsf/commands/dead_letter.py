@@ -11,7 +11,9 @@ import time
 HELP = "list rejected alerts and spool lines with the reason, replay them after a fix, or discard them"
 
 EXIT_SOME_LEFT = 1
-REPLAY_MODULES = ("wazuh_ocsf.replay", "wazuh_ocsf.mapping", "wazuh_ocsf.convert", "wazuh_ocsf.logfile")
+REPLAY_MODULES = (
+    "wazuh_ocsf.operations.replay", "wazuh_ocsf.mapping", "wazuh_ocsf.flush.convert", "wazuh_ocsf.logfile",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(settings, as_json: bool) -> int:
-    from wazuh_ocsf.replay import list_records
+    from wazuh_ocsf.operations.replay import list_records
 
     records = list_records(settings.spool_dir)
     if as_json:
@@ -75,8 +77,8 @@ def _replay(settings, args) -> int:
     from wazuh_ocsf import logfile
     from wazuh_ocsf.config import parse_class
     from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.operations.replay import replay
     from wazuh_ocsf.privileges import become_spool_owner
-    from wazuh_ocsf.replay import replay
 
     try:
         class_uid = parse_class(args.ocsf_class) if args.ocsf_class else None
@@ -107,8 +109,8 @@ def _discard(settings, args) -> int:
     from wazuh_ocsf import logfile
     from wazuh_ocsf.config import parse_duration
     from wazuh_ocsf.errors import ConfigError
+    from wazuh_ocsf.operations.replay import discard, record_age, record_id
     from wazuh_ocsf.privileges import become_spool_owner
-    from wazuh_ocsf.replay import discard, record_age, record_id
 
     now = time.time()
     if args.older_than is not None:

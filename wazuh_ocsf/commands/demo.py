@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _demo(home: Path, url: str, alerts: list, ocsf_class: str, boto3, duckdb, *, kept: bool) -> int:
-    from wazuh_ocsf.hook import EXIT_CODES
+    from wazuh_ocsf.hook.run import EXIT_CODES
 
     print(f"wazuh-ocsf demo in {home}")
     env = _clean_environment(home)

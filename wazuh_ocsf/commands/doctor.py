@@ -12,7 +12,7 @@ EXIT_FAILED = 1
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--probe``, ``--json`` and the paths of the manager's layout."""
-    from wazuh_ocsf.doctor import Layout
+    from wazuh_ocsf.operations.doctor import Layout
 
     default = Layout()
     parser.add_argument(
@@ -57,13 +57,13 @@ def _wazuh_home(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run every check; print one line each (or JSON); 1 if any failed."""
-    from wazuh_ocsf.doctor import FAIL, Context, Layout, render, run_checks
+    from wazuh_ocsf.operations.doctor import FAIL, Context, Layout, render, run_checks
     from wazuh_ocsf.redact import redact, secrets_of
 
     home = _wazuh_home(args)
     layout = Layout(home, args.systemd_dir, args.cron_dir, args.user, args.group)
     if args.lake:
-        from wazuh_ocsf.lake_checks import run_lake_checks
+        from wazuh_ocsf.lake.checks import run_lake_checks
 
         ctx = Context(layout, config_path=args.config)
         results = run_lake_checks(ctx)

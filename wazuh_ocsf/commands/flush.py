@@ -25,9 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Flush; print a one-line summary; exit 1 when anything was left unsent."""
-    from wazuh_ocsf import flush_state, logfile
+    from wazuh_ocsf import logfile
     from wazuh_ocsf.errors import SpoolBusyError, WazuhOcsfError
-    from wazuh_ocsf.flusher import flush
+    from wazuh_ocsf.flush import state as flush_state
+    from wazuh_ocsf.flush.flusher import flush
     from wazuh_ocsf.privileges import become_spool_owner, load_settings_safely
     from wazuh_ocsf.redact import redact, secrets_of
     from wazuh_ocsf.sinks.registry import build_sinks

@@ -41,11 +41,11 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--poll", "expected a duration greater than zero")
     if args.heartbeat <= 0:
         raise ConfigError("--heartbeat", "expected a duration greater than zero")
-    settings = load_settings_safely(args.config, preload=("wazuh_ocsf.follow", "wazuh_ocsf.alert_pipeline"))
+    settings = load_settings_safely(args.config, preload=("wazuh_ocsf.readers.follow", "wazuh_ocsf.readers.pipeline"))
     become_spool_owner(settings.spool_dir)
     logfile.configure(settings, "follow", stderr_level=logging.INFO)  # INFO on stderr: the journal
 
-    from wazuh_ocsf.follow import follow
+    from wazuh_ocsf.readers.follow import follow
 
     stats = follow(
         settings,

@@ -11,12 +11,14 @@ EXIT_UNHEALTHY = 1
 
 
 # What status imports after it may have given up root (load_settings_safely): loaded as root first.
-STATUS_MODULES = ("wazuh_ocsf.status", "wazuh_ocsf.dead_letter", "wazuh_ocsf.follow", "wazuh_ocsf.redact")
+STATUS_MODULES = (
+    "wazuh_ocsf.operations.status", "wazuh_ocsf.spool.dead_letter", "wazuh_ocsf.readers.follow", "wazuh_ocsf.redact",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``--json`` and ``--max-age SECONDS``."""
-    from wazuh_ocsf.status import DEFAULT_MAX_AGE
+    from wazuh_ocsf.operations.status import DEFAULT_MAX_AGE
 
     parser.add_argument("--json", action="store_true", help="print every figure as one JSON object")
     parser.add_argument(
@@ -30,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the status; 0 when healthy, 1 when not."""
+    from wazuh_ocsf.operations.status import collect, render
     from wazuh_ocsf.privileges import load_settings_safely
-    from wazuh_ocsf.status import collect, render
 
     # Started as root with a config file the wazuh user can change: read it (and the spool) as that user.
     data = collect(load_settings_safely(args.config, preload=STATUS_MODULES), max_age=args.max_age)

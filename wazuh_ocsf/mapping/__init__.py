@@ -10,7 +10,7 @@ through :mod:`wazuh_ocsf.json_codec`), and only the mapper module of the class a
 
 Events use only OCSF attributes whose Arrow type is int32/int64/string/bool, structs and
 lists, plus ``unmapped`` (string → string); no ``json_t`` attribute is ever emitted, so
-``wazuh_ocsf.arrow_schema`` holds every event without a per-event transformation.
+``wazuh_ocsf.flush.arrow_schema`` holds every event without a per-event transformation.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ _DAYS_IN_MONTH = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 #: Latest ``time`` the flusher stores (exclusive): 10000-01-01T00:00:00Z in epoch milliseconds,
 #: the last ``YYYYMMDD`` eventDay. The earliest is 0 (1970-01-01): Security Lake partitions,
-#: and the flusher's check (:mod:`wazuh_ocsf.convert`), take nothing before the epoch.
+#: and the flusher's check (:mod:`wazuh_ocsf.flush.convert`), take nothing before the epoch.
 MAX_TIME_MS = 253_402_300_800_000
 
 

@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wazuh_ocsf import ossec_conf
 from wazuh_ocsf.config import (
     CLASS_NAMES,
     ROUTED_CLASSES,
@@ -36,6 +35,7 @@ from wazuh_ocsf.config import (
     load_settings,
 )
 from wazuh_ocsf.errors import ConfigError, SinkError
+from wazuh_ocsf.operations import ossec_conf
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -225,7 +225,7 @@ def check_config(ctx: Context) -> Check:
     if missing:
         fix = "set " + "; ".join(missing) + f" in {settings.config_path}"
         return Check(name, FAIL, f"{settings.config_path}: incomplete", fix)
-    from wazuh_ocsf.status import destinations
+    from wazuh_ocsf.operations.status import destinations
 
     where = [f"{cls} → {', '.join(places)}" for cls, places in sorted(destinations(settings).items()) if places]
     detail = f"{settings.config_path}: class {CLASS_NAMES[settings.ocsf_class]}; " + ", ".join(where)
@@ -536,7 +536,7 @@ def hook_pythons(layout: Layout) -> list:
 
 _HOOK_PROBE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "import wazuh_ocsf, wazuh_ocsf.hook, wazuh_ocsf.mapping, wazuh_ocsf.spool, wazuh_ocsf.spool_line; "
+    "import wazuh_ocsf, wazuh_ocsf.hook.run, wazuh_ocsf.mapping, wazuh_ocsf.spool.store, wazuh_ocsf.spool.line; "
     "print(wazuh_ocsf.__version__, '%d.%d' % sys.version_info[:2], wazuh_ocsf.__file__)"
 )
 
@@ -572,7 +572,7 @@ def check_hook_interpreter(ctx: Context) -> Check:
         return Check(
             name,
             FAIL,
-            f"{python} -I -S{user} cannot import wazuh_ocsf.hook from {root}: {_last_line(done.stderr)}",
+            f"{python} -I -S{user} cannot import wazuh_ocsf.hook.run from {root}: {_last_line(done.stderr)}",
             "re-run the installer (it copies the package to <home>/wazuh-ocsf/lib, readable by the manager's group)",
         )
     version, py_version, where = [*done.stdout.split(), "?", "?", "?"][:3]
@@ -746,8 +746,9 @@ def check_hook_capacity(ctx: Context) -> Check:
     or when the gap fill found alerts integratord missed, or while integratord is behind,
     follow mode is advised with the numbers.
     """
-    from wazuh_ocsf import gap_fill, lag
-    from wazuh_ocsf.alerts_reader import LIVE_NAME, alerts_dir_of
+    from wazuh_ocsf.operations import lag
+    from wazuh_ocsf.readers import gap_fill
+    from wazuh_ocsf.readers.alerts import LIVE_NAME, alerts_dir_of
 
     name = "hook or follow"
     if ctx.settings is None:
@@ -1006,11 +1007,11 @@ def check_probe(ctx: Context) -> Check:
 
     import pyarrow.parquet as pq
 
-    from wazuh_ocsf.arrow_schema import schema_for
-    from wazuh_ocsf.parquet_writer import object_name
+    from wazuh_ocsf.flush.arrow_schema import schema_for
+    from wazuh_ocsf.flush.parquet_writer import object_name
     from wazuh_ocsf.sinks.base import ParquetObject, object_key
     from wazuh_ocsf.sinks.registry import build_sinks
-    from wazuh_ocsf.spool import node_token
+    from wazuh_ocsf.spool.store import node_token
 
     settings = ctx.settings
     day = time.strftime("%Y%m%d", time.gmtime())

@@ -206,8 +206,8 @@ class _Context:
 
 def _keep(context: _Context, code: int, reason: str) -> HookFailure:
     """Put the alert's original bytes in the dead-letter directory; the failure to report."""
-    from wazuh_ocsf import dead_letter
     from wazuh_ocsf.errors import SpoolError
+    from wazuh_ocsf.spool import dead_letter
 
     def record(directory: str) -> str:
         return dead_letter.record(
@@ -421,7 +421,7 @@ def _run(argv: list, home: str, log: Log) -> int:
 
     # 3. Map.
     from wazuh_ocsf.mapping import load_alert, map_alert
-    from wazuh_ocsf.spool_line import encode_event
+    from wazuh_ocsf.spool.line import encode_event
 
     try:
         alert = load_alert(context.data)
@@ -443,7 +443,7 @@ def _run(argv: list, home: str, log: Log) -> int:
         raise _keep(context, ERR_INTERNAL, reason) from None
 
     # 4. Spool.
-    from wazuh_ocsf.spool import Spool
+    from wazuh_ocsf.spool.store import Spool
 
     try:
         segment = Spool(settings).append(line)

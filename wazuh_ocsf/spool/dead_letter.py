@@ -21,7 +21,7 @@ import time
 
 from wazuh_ocsf import json_codec
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.spool import DEAD_LETTER, count_lines, node_token
+from wazuh_ocsf.spool.store import DEAD_LETTER, count_lines, node_token
 
 SUFFIX = ".ndjson"
 

@@ -6,8 +6,8 @@ lines over 64 KiB. The flush schedule runs ``wazuh-ocsf backfill --recent`` firs
 runs :func:`gap_fill`: a backfill (same deduplication: nothing already in the spool or the
 delivered index is sent again) bounded on both sides:
 
-* **up to** the hook path's position (:func:`wazuh_ocsf.lag.hook_position`) minus
-  :data:`wazuh_ocsf.lag.REORDER_MS`: integratord reads ``alerts.json`` in order and never
+* **up to** the hook path's position (:func:`wazuh_ocsf.operations.lag.hook_position`) minus
+  :data:`wazuh_ocsf.operations.lag.REORDER_MS`: integratord reads ``alerts.json`` in order and never
   goes back, so an alert that far before the newest one it handed over will never come
   from it. What lies after is still integratord's to deliver (it may just be behind);
 * **from** where the last run stopped (file label and offset: each run reads only what was
@@ -31,13 +31,13 @@ import os
 import time
 from datetime import datetime, timezone
 
-from wazuh_ocsf import lag
-from wazuh_ocsf.alert_pipeline import MapOptions
-from wazuh_ocsf.alerts_reader import alerts_dir_of
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import read_json_state, write_json_atomic
 from wazuh_ocsf.errors import SpoolBusyError, SpoolError
-from wazuh_ocsf.spool import STATE, Spool
+from wazuh_ocsf.operations import lag
+from wazuh_ocsf.readers.alerts import alerts_dir_of
+from wazuh_ocsf.readers.pipeline import MapOptions
+from wazuh_ocsf.spool.store import STATE, Spool
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def gap_fill(
     Raises SpoolError when the spool cannot be used, SpoolFullError when it is full (the
     resume point keeps what was done, so the next run goes on from there).
     """
-    from wazuh_ocsf.backfill import _lock
+    from wazuh_ocsf.readers.backfill import _lock
 
     now = time.time() if now is None else now
     spool = Spool(settings)
@@ -143,7 +143,7 @@ def gap_fill(
 
 def _fill(settings: Settings, spool: Spool, state: dict, lock, now: float, alerts_dir, workers: int) -> GapFillResult:
     """The bounded backfill itself, under the backfill lock; moves ``state``'s resume point."""
-    from wazuh_ocsf.backfill import BATCH_LINES, BackfillResult, _Job, iso
+    from wazuh_ocsf.readers.backfill import BATCH_LINES, BackfillResult, _Job, iso
 
     started = time.monotonic()
     position_ms, _source = lag.hook_position(settings)

@@ -41,13 +41,13 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf.alert_pipeline import MapOptions, MappingPool, map_block
-from wazuh_ocsf.alerts_reader import LIVE_NAME, AlertsFile, archive_files, wazuh5_hint
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import fsync_path, write_json_atomic
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.spool import ExclusiveLock, Spool
+from wazuh_ocsf.readers.alerts import LIVE_NAME, AlertsFile, archive_files, wazuh5_hint
+from wazuh_ocsf.readers.pipeline import MapOptions, MappingPool, map_block
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.store import ExclusiveLock, Spool
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class Follower:
         sync_interval: float = 1.0,
         heartbeat_interval: float = HEARTBEAT_INTERVAL,
     ) -> None:
-        from wazuh_ocsf.alerts_reader import alerts_dir_of
+        from wazuh_ocsf.readers.alerts import alerts_dir_of
 
         self.settings = settings
         self.spool = Spool(settings)
@@ -336,7 +336,7 @@ class Follower:
 
     def _recover_pending(self, state: dict) -> None:
         """A crash between spool append and state write: append what is not yet there."""
-        from wazuh_ocsf.backfill import _DeliveredDays, spooled_uids
+        from wazuh_ocsf.readers.backfill import _DeliveredDays, spooled_uids
 
         start, end = int(state["offset"]), int(state["pending_end"])
         files = archive_files(self.alerts_dir)

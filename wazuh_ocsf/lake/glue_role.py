@@ -22,7 +22,7 @@ import json
 import logging
 from dataclasses import dataclass
 
-from wazuh_ocsf.security_lake import SecurityLakeError
+from wazuh_ocsf.lake.custom_source import SecurityLakeError
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,12 @@ import logging
 import os
 import time
 
-from wazuh_ocsf import ossec_conf
-from wazuh_ocsf.alert_pipeline import AlertFilter
-from wazuh_ocsf.alerts_reader import LIVE_NAME, alert_time_ms, alerts_dir_of
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.spool import Spool
+from wazuh_ocsf.operations import ossec_conf
+from wazuh_ocsf.readers.alerts import LIVE_NAME, alert_time_ms, alerts_dir_of
+from wazuh_ocsf.readers.pipeline import AlertFilter
+from wazuh_ocsf.spool.store import Spool
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,8 @@ def block_filter(block: ossec_conf.IntegrationBlock) -> AlertFilter:
 
 
 def follow_state_path(settings: Settings) -> str:
-    """``<spool>/state/follow.json`` (see :mod:`wazuh_ocsf.follow`)."""
-    from wazuh_ocsf.follow import STATE as FOLLOW_STATE
+    """``<spool>/state/follow.json`` (see :mod:`wazuh_ocsf.readers.follow`)."""
+    from wazuh_ocsf.readers.follow import STATE as FOLLOW_STATE
 
     return os.path.join(Spool(settings).state_dir, FOLLOW_STATE)
 
@@ -146,7 +146,7 @@ def _event_time(raw: bytes) -> int | None:
 
 def delivered_position(spool_dir: str) -> int | None:
     """The newest event time among the newest files of the delivered index's newest day."""
-    from wazuh_ocsf.delivered_index import DIRECTORY
+    from wazuh_ocsf.flush.delivered_index import DIRECTORY
 
     root = os.path.join(spool_dir, DIRECTORY)
     try:
@@ -193,7 +193,7 @@ def hook_position(settings: Settings) -> tuple:
     A gap fill appends older alerts after the hook's lines, possibly more than a segment's
     tail holds: the position it started from (recorded in its state) counts too.
     """
-    from wazuh_ocsf import gap_fill
+    from wazuh_ocsf.readers import gap_fill
 
     candidates = [
         (spool_position(Spool(settings)), "spool"),

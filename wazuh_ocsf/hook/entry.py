@@ -17,7 +17,7 @@ interpreter that cannot be run is exit 14 (ERR_INSTALL), never 127 (integratord'
 import os
 import sys
 
-ERR_INSTALL = 14  # wazuh_ocsf.hook.ERR_INSTALL: the same number, without importing the hook for it
+ERR_INSTALL = 14  # wazuh_ocsf.hook.run.ERR_INSTALL: the same number, without importing the hook for it
 PYTHON_ENV = "WAZUH_OCSF_PYTHON"
 EXEC_MARK = "wazuh-ocsf-exec"  # the -X option of the one re-exec: it never happens twice
 
@@ -62,10 +62,10 @@ def _main(home: str, script: str) -> int:
         except OSError as exc:
             return fail(home, f"cannot run the Python interpreter {python}: {exc.strerror or exc}")
     try:
-        from wazuh_ocsf import hook_bundle
+        from wazuh_ocsf.hook import bundle as hook_bundle
 
         hook_bundle.install()  # the byte code the installer bundled, if current; else normal imports
-        from wazuh_ocsf.hook import main
+        from wazuh_ocsf.hook.run import main
     except ImportError as exc:
         return fail(home, f"cannot import wazuh_ocsf from {sys.path[-1]}: {exc}; reinstall wazuh-ocsf")
     return main(sys.argv)

@@ -6,7 +6,7 @@ an unknown field, a wrong type or an out-of-range integer fails instead of silen
 or losing a column. The reader cannot build ``map`` columns: ``unmapped`` is read as the
 spool line stores it (two lists of keys and values, or the earlier format's
 ``list<struct<key, value>>``) and rebuilt as ``map<string, string>``, and the attributes a
-lean line leaves out are put back, all by :func:`wazuh_ocsf.arrow_schema.from_spool_table`
+lean line leaves out are put back, all by :func:`wazuh_ocsf.flush.arrow_schema.from_spool_table`
 without a Python loop per event.
 
 A block that fails is split in halves, recursively, until each failing piece is one line:
@@ -27,9 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from wazuh_ocsf.arrow_schema import from_spool_table, spool_read_schema
 from wazuh_ocsf.config import CLASS_NAMES
 from wazuh_ocsf.errors import ConversionError
+from wazuh_ocsf.flush.arrow_schema import from_spool_table, spool_read_schema
 from wazuh_ocsf.mapping.timestamps import MAX_TIME_MS
 
 #: Bytes the JSON reader parses per task: far above any spool line (alerts ≤ 64 KiB).

@@ -21,7 +21,6 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from wazuh_ocsf import spool_line
 from wazuh_ocsf.class_facts import OCSF_VERSION, derived_attributes
 from wazuh_ocsf.config import (
     AUTHENTICATION,
@@ -33,6 +32,7 @@ from wazuh_ocsf.config import (
     VULNERABILITY_FINDING,
 )
 from wazuh_ocsf.errors import ConversionError
+from wazuh_ocsf.spool import line as spool_line
 
 UNMAPPED = "unmapped"
 
@@ -536,7 +536,7 @@ def schema_for(class_uid: int) -> pa.Schema:
 
 
 UNMAPPED_SPOOL_TYPE = pa.list_(pa.struct([pa.field("key", pa.string()), pa.field("value", pa.string())]))
-#: The spool line's own columns (:mod:`wazuh_ocsf.spool_line`): its format and the lean
+#: The spool line's own columns (:mod:`wazuh_ocsf.spool.line`): its format and the lean
 #: format's ``unmapped`` as two parallel lists.
 SPOOL_LINE_FIELDS = (
     pa.field(spool_line.FORMAT, pa.int32()),

@@ -10,10 +10,10 @@ Per OCSF class that has a destination, in the order a new source goes through th
    run succeeded (``glue:GetCrawler``);
 4. **glue table**: the table the crawler made exists in Security Lake's database, and every
    column of our Arrow schema is in it with a type Athena can read our Parquet as
-   (``glue:GetTable``, :mod:`wazuh_ocsf.glue_schema`);
+   (``glue:GetTable``, :mod:`wazuh_ocsf.lake.glue_schema`);
 5. **latest partition**: the newest ``eventDay`` partition is recent (``glue:GetPartitions``).
 
-Each check is a :class:`wazuh_ocsf.doctor.Check` with the fix when it is not ok. The calls are
+Each check is a :class:`wazuh_ocsf.operations.doctor.Check` with the fix when it is not ok. The calls are
 all List/Get: a read-only identity runs them (README lists the policy). The clients use the
 default credential chain, the lake admin's, not the provider role. Names come from the
 source's ``attributes`` (crawler, database and table ARNs) when Security Lake gives them,
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from wazuh_ocsf.config import CLASS_NAMES
-from wazuh_ocsf.doctor import FAIL, OK, SKIP, WARN, Check, Context, _aws_error, check_config
+from wazuh_ocsf.operations.doctor import FAIL, OK, SKIP, WARN, Check, Context, _aws_error, check_config
 
 #: A partition older than this many days makes the latest-partition check warn.
 STALE_DAYS = 2
@@ -68,7 +68,7 @@ def _client(ctx: Context, service: str):
     import boto3
     from botocore.config import Config
 
-    from wazuh_ocsf import security_lake
+    from wazuh_ocsf.lake import custom_source as security_lake
 
     clients = ctx.aws.setdefault("lake_clients", {})
     if service not in clients:
@@ -134,7 +134,7 @@ def check_source(ctx: Context, source: Source) -> Check:
     """The custom source exists in this region, with the location and provider role we use."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from wazuh_ocsf import security_lake
+    from wazuh_ocsf.lake import custom_source as security_lake
 
     name = f"custom source ({source.label})"
     settings = ctx.settings
@@ -225,7 +225,7 @@ def check_provider_trust(ctx: Context, source: Source) -> Check:
 
 def _assume_role_grants(document) -> tuple:
     """``({principal, …}, {external id, …})`` of the Allow sts:AssumeRole statements of a trust policy."""
-    from wazuh_ocsf.glue_role import assume_role_statements
+    from wazuh_ocsf.lake.glue_role import assume_role_statements
 
     principals, external_ids = set(), set()
     for principal, condition in assume_role_statements(document):
@@ -289,8 +289,8 @@ def check_table(ctx: Context, source: Source) -> Check:
     """The source's table exists, and every column of our schema is in it with a readable type."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from wazuh_ocsf.arrow_schema import schema_for
-    from wazuh_ocsf.glue_schema import compare
+    from wazuh_ocsf.flush.arrow_schema import schema_for
+    from wazuh_ocsf.lake.glue_schema import compare
 
     name = f"glue table ({source.label})"
     if source.found is None:
@@ -323,7 +323,7 @@ def check_table(ctx: Context, source: Source) -> Check:
 def _other_class_hint(source: Source, columns: set) -> str:
     """A hint when the table's columns are another class's: the class whose top-level columns
     match the table's best, when that is not ours."""
-    from wazuh_ocsf.arrow_schema import schema_for
+    from wazuh_ocsf.flush.arrow_schema import schema_for
 
     def fit(class_uid: int) -> int:
         names = {name.lower() for name in schema_for(class_uid).names}

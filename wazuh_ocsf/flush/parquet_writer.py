@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from wazuh_ocsf.convert import MEMORY_POOL
 from wazuh_ocsf.durable import temp_path
+from wazuh_ocsf.flush.convert import MEMORY_POOL
 from wazuh_ocsf.sinks.base import ParquetObject
 
 #: Target of uncompressed data per Parquet data page (Security Lake asks for ≤ 1 MB).

@@ -23,10 +23,10 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from wazuh_ocsf import dead_letter
 from wazuh_ocsf.durable import append_durably
 from wazuh_ocsf.errors import AlertError, SpoolError
-from wazuh_ocsf.spool import ExclusiveLock, Spool
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.store import ExclusiveLock, Spool
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class _Replayer:
     def line_for(self, data: bytes) -> bytes:
         """The spool line for a record; raises ValueError/AlertError saying why there is none."""
         from wazuh_ocsf.mapping import load_alert, map_alert
-        from wazuh_ocsf.spool_line import encode_event
+        from wazuh_ocsf.spool.line import encode_event
 
         kind = kind_of(data)
         if kind == SPOOL_LINE:
@@ -115,7 +115,7 @@ class _Replayer:
 
     @staticmethod
     def _checked_spool_line(data: bytes) -> bytes:
-        from wazuh_ocsf.convert import convert_block
+        from wazuh_ocsf.flush.convert import convert_block
 
         line = data.rstrip(b"\n") + b"\n"
         converted = convert_block(line)

@@ -10,7 +10,7 @@ A spool line is the event as compact JSON on one line, in one of two formats:
   constant metadata). pyarrow's JSON reader parses the lists at a fraction of the cost of
   key/value objects, and the flusher rebuilds the ``map<string, string>`` column and puts
   the left-out attributes back with Arrow compute, without a Python loop per event
-  (:func:`wazuh_ocsf.arrow_schema.from_spool_table`). An attribute is left out only when it
+  (:func:`wazuh_ocsf.flush.arrow_schema.from_spool_table`). An attribute is left out only when it
   holds exactly the value it follows from; one that differs stays in the line and wins.
 * **full** (format 1, no ``_format``: what earlier releases wrote): the OCSF event byte for
   byte but ``unmapped``, which is a list of ``{"key": …, "value": …}`` objects. An event

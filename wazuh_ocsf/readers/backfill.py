@@ -3,7 +3,7 @@
 integratord skips the alerts written while it restarts (it reopens ``alerts.json`` at its
 end); a backfill fills such gaps, or loads history, without sending anything twice:
 
-* an alert whose finding uid is in the **delivered index** (:mod:`wazuh_ocsf.delivered_index`,
+* an alert whose finding uid is in the **delivered index** (:mod:`wazuh_ocsf.flush.delivered_index`,
   per UTC eventDay) was already stored by every sink: skipped;
 * an alert whose finding uid is in an **unsent spool segment** is on its way: skipped. The
   segments are scanned once at the start, keeping only the uids whose time falls in the
@@ -33,13 +33,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
-from wazuh_ocsf import dead_letter
-from wazuh_ocsf.alert_pipeline import MapOptions, MappingPool
-from wazuh_ocsf.alerts_reader import AlertsReader, alerts_dir_of
 from wazuh_ocsf.config import Settings
 from wazuh_ocsf.durable import write_json_atomic
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.spool import ExclusiveLock, Spool
+from wazuh_ocsf.readers.alerts import AlertsReader, alerts_dir_of
+from wazuh_ocsf.readers.pipeline import MapOptions, MappingPool
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.store import ExclusiveLock, Spool
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +209,9 @@ def spooled_uids(spool: Spool, *, since_ms: int | None, until_ms: int | None) ->
 def _scan_segment(path: str, uids: set, since_ms: int | None, until_ms: int | None) -> None:
     import pyarrow.compute as pc
 
-    from wazuh_ocsf.convert import convert_block
-    from wazuh_ocsf.delivered_index import finding_uids
-    from wazuh_ocsf.flusher import next_block
+    from wazuh_ocsf.flush.convert import convert_block
+    from wazuh_ocsf.flush.delivered_index import finding_uids
+    from wazuh_ocsf.flush.flusher import next_block
 
     with open(path, "rb") as handle:
         while True:
@@ -242,7 +242,7 @@ class _DeliveredDays:
         self._days: OrderedDict = OrderedDict()
 
     def mask(self, uids: list, day: str) -> list:
-        from wazuh_ocsf.delivered_index import DeliveredIndex
+        from wazuh_ocsf.flush.delivered_index import DeliveredIndex
 
         index = self._days.get(day)
         if index is None:

@@ -24,7 +24,7 @@ from wazuh_ocsf import fast_json
 from wazuh_ocsf.errors import AlertError
 from wazuh_ocsf.mapping import map_alert
 from wazuh_ocsf.mapping.routing import route
-from wazuh_ocsf.spool_line import encode_event
+from wazuh_ocsf.spool.line import encode_event
 
 _ATOI = re.compile(r"\s*([+-]?[0-9]+)")
 

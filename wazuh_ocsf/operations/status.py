@@ -13,12 +13,15 @@ import json
 import os
 import time
 
-from wazuh_ocsf import dead_letter, flush_state, gap_fill, lag
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES, SETTINGS, Settings
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.hook import FALLBACK_RELPATH
+from wazuh_ocsf.flush import state as flush_state
+from wazuh_ocsf.hook.run import FALLBACK_RELPATH
+from wazuh_ocsf.operations import lag
+from wazuh_ocsf.readers import gap_fill
 from wazuh_ocsf.sinks.base import partition_path
-from wazuh_ocsf.spool import DEAD_LETTER, STATE, Spool
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.store import DEAD_LETTER, STATE, Spool
 
 #: The version of the ``--json`` layout. Fields are only ever added within a version; a field
 #: that changes meaning or goes away makes a new version (README lists the fields).
@@ -165,7 +168,7 @@ def _stranded_dead_letters(settings: Settings) -> dict:
 
 def _follow_heartbeat(settings: Settings) -> dict | None:
     """The follower's last heartbeat (``state/follow-heartbeat.json``), or None when it never ran."""
-    from wazuh_ocsf.follow import HEARTBEAT
+    from wazuh_ocsf.readers.follow import HEARTBEAT
 
     try:
         with open(os.path.join(settings.spool_dir, STATE, HEARTBEAT), encoding="utf-8") as handle:

@@ -7,11 +7,11 @@ quiet manager's many tiny segments cost one conversion, one manifest and one del
 instead of one each. For each batch:
 
 1. convert its complete lines to Arrow tables of the explicit schema, one per class
-   (:mod:`wazuh_ocsf.convert`); bad lines and a torn last line go to the dead-letter
+   (:mod:`wazuh_ocsf.flush.convert`); bad lines and a torn last line go to the dead-letter
    directory, once, before the manifest exists;
 2. sort each class's rows by ``time``, cut them by UTC ``eventDay`` and write Parquet parts
-   to ``<spool>/outgoing/<lead segment>/`` (:mod:`wazuh_ocsf.parquet_writer`);
-3. on the first attempt, write the manifest (:mod:`wazuh_ocsf.manifest`) — object names,
+   to ``<spool>/outgoing/<lead segment>/`` (:mod:`wazuh_ocsf.flush.parquet_writer`);
+3. on the first attempt, write the manifest (:mod:`wazuh_ocsf.flush.manifest`) — object names,
    the batch's segments and sizes, block boundaries and the exact row ranges of every part;
    later attempts rebuild the Parquet files from the same bytes following the manifest, so
    the batch, the names and the rows never change;
@@ -45,17 +45,18 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from wazuh_ocsf import __version__, dead_letter
-from wazuh_ocsf import manifest as manifests
+from wazuh_ocsf import __version__
 from wazuh_ocsf.config import Settings
-from wazuh_ocsf.convert import Converted, convert_block
-from wazuh_ocsf.delivered_index import DeliveredIndex, finding_uids
 from wazuh_ocsf.errors import ConfigError, ConversionError, SinkError, SpoolError
-from wazuh_ocsf.manifest import Manifest, ObjectEntry
-from wazuh_ocsf.parquet_writer import day_slices, sort_by_time, write_day
+from wazuh_ocsf.flush import manifest as manifests
+from wazuh_ocsf.flush.convert import Converted, convert_block
+from wazuh_ocsf.flush.delivered_index import DeliveredIndex, finding_uids
+from wazuh_ocsf.flush.manifest import Manifest, ObjectEntry
+from wazuh_ocsf.flush.parquet_writer import day_slices, sort_by_time, write_day
+from wazuh_ocsf.operations.status import human_size
 from wazuh_ocsf.sinks.base import Sink
-from wazuh_ocsf.spool import Segment, Spool, split_lines
-from wazuh_ocsf.status import human_size
+from wazuh_ocsf.spool import dead_letter
+from wazuh_ocsf.spool.store import Segment, Spool, split_lines
 
 log = logging.getLogger(__name__)
 

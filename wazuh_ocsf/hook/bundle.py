@@ -4,7 +4,7 @@ The hook is a fresh interpreter per alert, and most of what it adds to a bare st
 opening, checking and reading one ``.pyc`` file per module of its success path. The installer
 runs this file once per interpreter the hook may use (after byte-compiling the package)::
 
-    <python> -I -S <lib>/wazuh_ocsf/hook_bundle.py
+    <python> -I -S <lib>/wazuh_ocsf/hook/bundle.py
 
 which imports the success path of the hook for every OCSF class (so the list is the real
 modules' own imports, never kept by hand), compiles each of those modules from its source and
@@ -29,7 +29,7 @@ _LENGTH = 8  # bytes of the index's length, before the index
 PACKAGE = "wazuh_ocsf"
 # What the hook imports on success, for any class: the bundle holds these and what they import.
 ROOTS = (
-    "wazuh_ocsf.hook", "wazuh_ocsf.config", "wazuh_ocsf.spool", "wazuh_ocsf.spool_line", "wazuh_ocsf.mapping",
+    "wazuh_ocsf.hook.run", "wazuh_ocsf.config", "wazuh_ocsf.spool.store", "wazuh_ocsf.spool.line", "wazuh_ocsf.mapping",
     "wazuh_ocsf.mapping.routing",  # OCSF_CLASS=auto
 )
 
@@ -83,7 +83,7 @@ def install(package_dir: str = "") -> bool:
 
     Never raises: a missing, foreign or stale bundle only means normal imports.
     """
-    package_dir = package_dir or os.path.dirname(os.path.abspath(__file__))
+    package_dir = package_dir or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         fd = os.open(bundle_path(package_dir), os.O_RDONLY | os.O_CLOEXEC)
         try:
@@ -158,8 +158,11 @@ def build(package_dir: str) -> str:
 
 
 def main(argv: list) -> int:
-    """``hook_bundle.py [PACKAGE_DIR]``: build the bundle of the running interpreter."""
-    package_dir = os.path.abspath(argv[1] if len(argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    """``hook/bundle.py [PACKAGE_DIR]``: build the bundle of the running interpreter."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    package_dir = os.path.abspath(argv[1] if len(argv) > 1 else os.path.dirname(here))
+    if sys.path and os.path.abspath(sys.path[0]) == here:
+        del sys.path[0]  # run as a script: its own directory is no place to import from
     sys.path.insert(0, os.path.dirname(package_dir))
     path = build(package_dir)
     print(f"wrote {path}")

@@ -9,7 +9,7 @@ never creates it, so a missing spool is reported instead of silently recreated e
     segments/        <stem>.open    the active segment (at most one), appended to by hooks
                      <stem>.ndjson  sealed segments, never written again, read by the flusher
                      .tmp-*         a hook's own segment being written (see below)
-    dead-letter/     rejected alerts and spool lines (``wazuh_ocsf.dead_letter``)
+    dead-letter/     rejected alerts and spool lines (``wazuh_ocsf.spool.dead_letter``)
     state/sequence   next segment sequence number of this node
     state/usage      ``<bytes of sealed segments> <active segment stem or ->``: what an append needs
     state/own        ``<bytes> <file>`` per segment a hook wrote without the lock, not yet in usage
@@ -894,7 +894,7 @@ class Spool:
 
         ``events`` counts lines (exact; reads every segment) unless ``count_events`` is false.
         """
-        from wazuh_ocsf import dead_letter
+        from wazuh_ocsf.spool import dead_letter
 
         active, sealed = self._scan()
         segments = sealed + ([active] if active else [])

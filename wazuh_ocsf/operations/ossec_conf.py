@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from wazuh_ocsf.errors import ConfigError
-from wazuh_ocsf.hook import parse_options
+from wazuh_ocsf.hook.run import parse_options
 
 INTEGRATION_NAME = "custom-wazuh-ocsf"
 

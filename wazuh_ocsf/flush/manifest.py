@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wazuh_ocsf.durable import atomic_write
 from wazuh_ocsf.errors import SpoolError
-from wazuh_ocsf.parquet_writer import PartPlan
+from wazuh_ocsf.flush.parquet_writer import PartPlan
 
 DIRECTORY = "manifests"
 FORMAT = 1

@@ -27,7 +27,7 @@ import os
 import time
 
 from wazuh_ocsf.durable import read_json_state, write_json_atomic
-from wazuh_ocsf.spool import STATE
+from wazuh_ocsf.spool.store import STATE
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def _save(spool_dir: str, update: dict) -> None:
 
 
 def record_result(spool_dir: str, result, *, secrets=(), now: float | None = None) -> None:
-    """Record a finished flush (a :class:`~wazuh_ocsf.flusher.FlushResult`)."""
+    """Record a finished flush (a :class:`~wazuh_ocsf.flush.flusher.FlushResult`)."""
     from wazuh_ocsf.redact import redact
 
     when = time.time() if now is None else now

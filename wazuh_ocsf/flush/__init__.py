@@ -1,0 +1,1 @@
+"""Flush: sealed spool segments → Arrow tables → Parquet objects → every sink, exactly once."""

@@ -1,0 +1,1 @@
+"""Operations: what an administrator asks of a running installation (status, doctor, replay)."""

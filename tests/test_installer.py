@@ -299,7 +299,8 @@ def test_install_places_files_with_owners_and_modes(installed):
     assert not (home / "integrations/custom-wazuh-ocsf.py").exists()  # no sh wrapper, so no script beside it
     installed_integration = (home / "integrations/custom-wazuh-ocsf").read_bytes()
     first, _, rest = installed_integration.partition(b"\n")
-    assert first == f"#!{HOME}/wazuh-ocsf/venv/bin/python3 -IS".encode()  # integratord execs it: no shell
+    # integratord execs it, no shell; with the manager's own Python, which its user can always run
+    assert first == f"#!{HOME}/framework/python/bin/python3 -IS".encode()
     assert rest == (REPO / "integrations/custom-wazuh-ocsf").read_bytes().partition(b"\n")[2]
     assert owner_mode(home / "etc/wazuh-ocsf.conf") == (0, GID, 0o640)
     assert owner_mode(home / "wazuh-ocsf") == (0, GID, 0o750)
@@ -415,6 +416,24 @@ def test_upgrade_replaces_the_sh_wrapper_and_removes_its_script(installed, tmp_p
     assert owner_mode(integrations / "custom-wazuh-ocsf") == (0, GID, 0o750)
     assert not (integrations / "custom-wazuh-ocsf.py").exists()
     assert sorted(p.name for p in integrations.iterdir() if "wazuh-ocsf" in p.name) == ["custom-wazuh-ocsf"]
+
+
+def test_the_hook_runs_on_the_managers_own_python_else_the_venvs(tmp_path):
+    """The #! interpreter: Wazuh's embedded Python (3.9+), which its user can always run; the venv's only
+    without one (a venv made from --python may link to an interpreter wazuh cannot reach)."""
+    from wazuh_ocsf_installer.detect import Manager, Target
+    from wazuh_ocsf_installer.plan import Layout, _hook_python
+
+    layout = Layout(Target(str(tmp_path), HOME), "/usr/local/bin")
+    embedded = tmp_path / HOME.lstrip("/") / "framework/python/bin/python3"
+    embedded.parent.mkdir(parents=True)
+    embedded.symlink_to(sys.executable)
+    assert _hook_python(layout, Manager("4.14.7", "", str(embedded))) == f"{HOME}/framework/python/bin/python3"
+    assert _hook_python(layout, Manager("4.14.7", "", None)) == f"{HOME}/wazuh-ocsf/venv/bin/python3"
+    old = tmp_path / "python2"
+    old.write_text("#!/bin/sh\necho '2 7 18'\n")
+    old.chmod(0o755)
+    assert _hook_python(layout, Manager("3.13.0", "", str(old))) == f"{HOME}/wazuh-ocsf/venv/bin/python3"
 
 
 def test_the_shebang_refuses_what_the_kernel_cannot_run():

@@ -93,6 +93,16 @@ def test_cloudtrail_vpc_endpoint_web_identity_and_odd_values() -> None:
                                                      "version": "2006-03-01"}}
 
 
+def test_an_identity_provider_alone_makes_no_actor() -> None:
+    """OCSF 1.1.0's actor needs one of process, user, invoked_by or session: an idp alone is invalid."""
+    aws = {"eventName": "AssumeRoleWithWebIdentity", "eventSource": "sts.amazonaws.com",
+           "userIdentity": {"type": "WebIdentityUser", "principalId": "accounts.google.com:app:1234",
+                            "identityProvider": "accounts.google.com"}}
+    assert "actor" not in module_evidence({"aws": aws})
+    aws["userIdentity"]["userName"] = "ci"
+    assert module_evidence({"aws": aws})["actor"]["idp"] == {"name": "accounts.google.com"}
+
+
 def test_other_aws_services_have_no_cloudtrail_evidence() -> None:
     guardduty = {"source": "guardduty", "title": "x", "service": {"action": {"actionType": "PORT_PROBE"}}}
     assert module_evidence({"aws": guardduty}) is None

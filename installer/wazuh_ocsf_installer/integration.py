@@ -1,8 +1,8 @@
 """The installed integration: ``integrations/custom-wazuh-ocsf`` with its interpreter in the shebang.
 
 wazuh-integratord ``execvp``s the integration's path directly (no shell). Installed with
-``#!<home>/wazuh-ocsf/venv/bin/python3 -IS`` as its first line, the kernel starts the venv's
-interpreter on it with ``-I -S`` (Linux passes everything after the interpreter as one
+``#!<python> -IS`` as its first line (the manager's own Python, else the venv's), the kernel starts
+that interpreter on it with ``-I -S`` (Linux passes everything after the interpreter as one
 argument, and Python reads ``-IS`` as ``-I -S``): no ``sh`` wrapper started per alert. Earlier
 installs had a ``sh`` wrapper there, beside the ``custom-wazuh-ocsf.py`` it ran; an upgrade
 replaces the wrapper and removes that ``.py`` (:data:`LEGACY_SUFFIX`).
@@ -24,12 +24,12 @@ def shebang(python: str) -> bytes:
     if any(c.isspace() for c in python) or not python.startswith("/"):
         raise InstallError(
             f"cannot install the integration: its interpreter {python!r} must be an absolute path without blanks"
-            " (the kernel splits a #! line at the first blank); install Wazuh under such a path or use --mode follow"
+            " (the kernel splits a #! line at the first blank)"
         )
     if len(line.encode()) > MAX_SHEBANG:
         raise InstallError(
             f"cannot install the integration: '{line}' is longer than the {MAX_SHEBANG} bytes the kernel reads"
-            " of a #! line; install Wazuh under a shorter path or use --mode follow"
+            " of a #! line"
         )
     return line.encode() + b"\n"
 

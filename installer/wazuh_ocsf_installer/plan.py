@@ -27,7 +27,14 @@ from wazuh_ocsf_installer import (
     schedule,
     venv,
 )
-from wazuh_ocsf_installer.detect import Target, default_account, detect_manager, has_systemd, python_version
+from wazuh_ocsf_installer.detect import (
+    EMBEDDED_PYTHON,
+    Target,
+    default_account,
+    detect_manager,
+    has_systemd,
+    python_version,
+)
 from wazuh_ocsf_installer.errors import InstallError, OssecConfError, UsageError
 from wazuh_ocsf_installer.files import (
     Change,
@@ -288,6 +295,23 @@ def _block_values(args, layout: Layout, plan: Plan, installed: str) -> dict:
     return values
 
 
+def _per_class(option: str, items, default_key: str, suffix: str) -> dict:
+    """Setting key → value of a repeatable ``--option [CLASS=]VALUE``: ``VALUE`` sets ``default_key``,
+    ``CLASS=VALUE`` the class's ``WAZUH_OCSF_<CLASS>_<suffix>``."""
+    config = wazuh_ocsf.config
+    updates = {}
+    for item in items or ():
+        klass, sep, value = item.partition("=")
+        if not sep or item.startswith("arn:"):  # an ARN may hold "=" (IAM names allow it)
+            updates[default_key] = item
+            continue
+        try:
+            updates[f"WAZUH_OCSF_{config.class_name(config.parse_any_class(klass)).upper()}_{suffix}"] = value
+        except ValueError as exc:
+            raise UsageError(f"--{option} {item!r}: {exc}") from None
+    return updates
+
+
 def _config_updates(args) -> dict:
     """Setting key → value from the command line (only what was given)."""
     config = wazuh_ocsf.config
@@ -303,26 +327,10 @@ def _config_updates(args) -> dict:
             updates["WAZUH_OCSF_OCSF_CLASS"] = config.AUTO
         else:
             updates["WAZUH_OCSF_OCSF_CLASS"] = config.class_name(ocsf_class)
-    for item in args.source_name or ():
-        # NAME: the source of the finding class; CLASS=NAME: that class's (auto routing)
-        klass, sep, name = item.rpartition("=")
-        if not sep:
-            updates["WAZUH_OCSF_SOURCE_LOCATION"] = item
-            continue
-        try:
-            updates[f"WAZUH_OCSF_{config.class_name(config.parse_any_class(klass)).upper()}_SOURCE"] = name
-        except ValueError as exc:
-            raise UsageError(f"--source-name {item!r}: {exc}") from None
-    for item in args.role_arn or ():
-        # ARN: the finding class's provider role (every class's default); CLASS=ARN: that class's
-        klass, sep, arn = item.partition("=")
-        if item.startswith("arn:") or not sep:
-            updates["WAZUH_OCSF_ROLE_ARN"] = item
-            continue
-        try:
-            updates[f"WAZUH_OCSF_{config.class_name(config.parse_any_class(klass)).upper()}_ROLE_ARN"] = arn
-        except ValueError as exc:
-            raise UsageError(f"--role-arn {item!r}: {exc}") from None
+    # NAME: the finding class's source; CLASS=NAME: that class's (auto routing)
+    updates.update(_per_class("source-name", args.source_name, "WAZUH_OCSF_SOURCE_LOCATION", "SOURCE"))
+    # ARN: the finding class's provider role (every class's default); CLASS=ARN: that class's source's
+    updates.update(_per_class("role-arn", args.role_arn, "WAZUH_OCSF_ROLE_ARN", "ROLE_ARN"))
     for option, key in (
         ("bucket", "WAZUH_OCSF_BUCKET"),
         ("region", "WAZUH_OCSF_REGION"),
@@ -341,6 +349,20 @@ def _config_updates(args) -> dict:
             raise UsageError(f"--set: expected KEY=VALUE, got {item!r}")
         updates[config_file.setting_key(key)] = value
     return updates
+
+
+def _hook_python(layout: Layout, manager) -> str:
+    """The interpreter of the integration's ``#!`` line (logical path): the manager's own Python when it
+    has one the hook can run on (3.9+), else the venv's.
+
+    Wazuh owns its embedded Python: it keeps its path across upgrades and its ``wazuh`` user can always
+    run it, while a venv made from ``--python`` may link to an interpreter ``wazuh`` cannot reach, or one
+    removed later (integratord would then lose every alert with exit 127). The hook needs only the
+    standard library; the installer byte-compiles and bundles it for both interpreters.
+    """
+    if _embedded_python(manager):
+        return layout.target.home_path(EMBEDDED_PYTHON)
+    return os.path.join(layout.venv, "bin", "python3")
 
 
 def _embedded_python(manager, oldest: tuple = (3, 9)) -> str | None:
@@ -585,7 +607,7 @@ def plan_install(args) -> Plan:
     source = os.path.join(SOURCE_DIR, "integrations", INTEGRATION_NAME)
     try:
         with open(source, "rb") as handle:
-            data = integration.render(handle.read(), os.path.join(layout.venv, "bin", "python3"))
+            data = integration.render(handle.read(), _hook_python(layout, manager))
     except OSError as exc:
         raise InstallError(
             f"cannot read {source}: {exc}; run the installer from a complete wazuh-ocsf source tree"

@@ -175,7 +175,10 @@ def _cloudtrail_actor(identity: dict) -> dict | None:
         provider = _text(identity, "identityProvider")
         if provider is not None:
             actor["idp"] = {"name": provider}
-    return actor or None
+    # OCSF 1.1.0: an actor has at least one of process, user, invoked_by, session; an idp alone is none
+    if not ("user" in actor or "session" in actor or "invoked_by" in actor):
+        return None
+    return actor
 
 
 def _cloudtrail_source(aws: dict) -> dict | None:

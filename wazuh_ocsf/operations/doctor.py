@@ -566,7 +566,7 @@ def check_hook_interpreter(ctx: Context) -> Check:
             name,
             FAIL,
             f"no interpreter the integration can run{user}: " + "; ".join(tried),
-            "re-run the installer (it makes the venv), or set WAZUH_OCSF_PYTHON for wazuh-integratord",
+            "re-run the installer: it writes the integration's #! line for an interpreter the manager's user can run",
         )
     if done.returncode != 0:
         return Check(

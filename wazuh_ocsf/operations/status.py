@@ -14,6 +14,7 @@ import os
 import time
 
 from wazuh_ocsf.config import CLASS_NAMES, FINDING_CLASSES, ROUTED_CLASSES, SETTINGS, Settings
+from wazuh_ocsf.durable import read_json_state
 from wazuh_ocsf.errors import SpoolError
 from wazuh_ocsf.flush import state as flush_state
 from wazuh_ocsf.hook.run import FALLBACK_RELPATH
@@ -170,12 +171,8 @@ def _follow_heartbeat(settings: Settings) -> dict | None:
     """The follower's last heartbeat (``state/follow-heartbeat.json``), or None when it never ran."""
     from wazuh_ocsf.readers.follow import HEARTBEAT
 
-    try:
-        with open(os.path.join(settings.spool_dir, STATE, HEARTBEAT), encoding="utf-8") as handle:
-            beat = json.load(handle)
-    except (OSError, ValueError):
-        return None
-    return beat if isinstance(beat, dict) and isinstance(beat.get("time"), (int, float)) else None
+    beat = read_json_state(os.path.join(settings.spool_dir, STATE, HEARTBEAT))
+    return beat if isinstance(beat.get("time"), (int, float)) else None
 
 
 def gap_fill_summary(spool_dir: str, now: float) -> dict:

@@ -436,6 +436,52 @@ def test_the_hook_runs_on_the_managers_own_python_else_the_venvs(tmp_path):
     assert _hook_python(layout, Manager("3.13.0", "", str(old))) == f"{HOME}/wazuh-ocsf/venv/bin/python3"
 
 
+def _system_python() -> str | None:
+    """A Python 3.9+ outside any 0700 directory (every user can run it), or None."""
+    for python in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        probe = subprocess.run([python, "-c", "import sys; print(sys.version_info >= (3, 9))"],
+                               capture_output=True, text=True, check=False) if os.access(python, os.X_OK) else None
+        if probe is not None and probe.stdout.strip() == "True":
+            return python
+    return None
+
+
+@pytest.fixture
+def open_tmp():
+    """A temporary directory every user can enter (pytest's ``tmp_path`` lies under a 0700 directory)."""
+    path = Path(tempfile.mkdtemp(prefix="wazuh-ocsf-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="runs an interpreter as another user: needs root")
+def test_the_installer_refuses_a_hook_interpreter_the_managers_user_cannot_run(open_tmp):
+    """Before the #! line names an interpreter, it is run as the manager's user: one under a 0700 directory
+    (a venv made from --python under /root) would make integratord drop every alert with exit 127."""
+    from wazuh_ocsf_installer.errors import InstallError
+    from wazuh_ocsf_installer.files import Owner
+    from wazuh_ocsf_installer.plan import _plan_hook_check
+
+    nobody = Owner(pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid, "nobody:nogroup")
+    lib = open_tmp / "lib"
+    shutil.copytree(REPO / "wazuh_ocsf", lib / "wazuh_ocsf", ignore=shutil.ignore_patterns("__pycache__"))
+    private = open_tmp / "private"
+    private.mkdir(mode=0o700)
+    (private / "python3").symlink_to(sys.executable)
+    change = _plan_hook_check(str(private / "python3"), str(lib), nobody, str(open_tmp))
+    assert change.verb == "check"
+    with pytest.raises(InstallError, match=r"cannot run the hook as nobody:nogroup \(Permission denied\)"):
+        change.apply()
+    system = _system_python()
+    if system is None:
+        pytest.skip("no system Python 3.9+ that every user can run")
+    _plan_hook_check(system, str(lib), nobody, str(open_tmp)).apply()  # runs, imports the hook: no error
+    (lib / "wazuh_ocsf" / "hook" / "run.py").write_text("raise ImportError('broken copy')\n")
+    with pytest.raises(InstallError, match=r"ImportError: broken copy"):
+        _plan_hook_check(system, str(lib), nobody, str(open_tmp)).apply()
+
+
 def test_the_shebang_refuses_what_the_kernel_cannot_run():
     from wazuh_ocsf_installer import integration
     from wazuh_ocsf_installer.errors import InstallError

@@ -16,6 +16,7 @@ import time
 
 import wazuh_ocsf
 import wazuh_ocsf.config
+from wazuh_ocsf.operations.doctor import HOOK_PROBE
 from wazuh_ocsf.spool.store import SEGMENTS
 from wazuh_ocsf_installer import (
     INTEGRATION_NAME,
@@ -57,6 +58,8 @@ SOURCE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__f
 PACKAGE_DIR = "wazuh-ocsf"
 #: ``--monitor-group``: ``status --json`` as of the last flush, outside the Wazuh home (which is 0750).
 STATUS_VIEW = "/var/lib/wazuh-ocsf/status.json"
+#: Seconds the hook's interpreter may take to import the hook at install time (a cold disk, a busy manager).
+HOOK_CHECK_TIMEOUT = 60
 #: ossec.conf tag → the option that sets it and its argparse dest.
 FILTER_OPTIONS = {
     "level": ("--level", "level"),
@@ -365,6 +368,44 @@ def _hook_python(layout: Layout, manager) -> str:
     return os.path.join(layout.venv, "bin", "python3")
 
 
+def _plan_hook_check(python: str, lib: str, user: Owner, home: str) -> Change:
+    """Before the integration names ``python`` in its ``#!`` line: run it as the manager's user, ``-I -S``
+    as the hook runs, importing the hook from ``lib``. An interpreter that user cannot execute would make
+    integratord drop every alert with exit 127 and leave no dead letter, so the install stops there,
+    with the integration already installed (if any) unchanged.
+    """
+
+    def check() -> None:
+        try:
+            done = subprocess.run(
+                [python, "-I", "-S", "-c", HOOK_PROBE, lib],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=HOOK_CHECK_TIMEOUT,
+                cwd=home if os.path.isdir(home) else None,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+                check=False,
+                user=user.uid,
+                group=user.gid,
+                extra_groups=[user.gid],
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+        else:
+            if done.returncode == 0:
+                return
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            reason = lines[-1].strip() if lines else f"exit {done.returncode}"
+        raise InstallError(
+            f"the hook's interpreter {python} cannot run the hook as {user.label} ({reason}); the integration"
+            " was not changed. Pass --python with an interpreter every user can execute (not under a 0700"
+            " directory such as /root), or make it reachable"
+        )
+
+    return Change("check", python, f"runs the hook from {lib} as {user.label}, as wazuh-integratord will", check)
+
+
 def _embedded_python(manager, oldest: tuple = (3, 9)) -> str | None:
     """The manager's own Python when it is there and at least ``oldest`` (3.9: the hook's), else None."""
     if manager.embedded_python and (python_version(manager.embedded_python) or (0,)) >= oldest:
@@ -605,14 +646,19 @@ def plan_install(args) -> Plan:
     plan.add("Package", venv_changes)
 
     source = os.path.join(SOURCE_DIR, "integrations", INTEGRATION_NAME)
+    hook_python = _hook_python(layout, manager)
     try:
         with open(source, "rb") as handle:
-            data = integration.render(handle.read(), _hook_python(layout, manager))
+            data = integration.render(handle.read(), hook_python)
     except OSError as exc:
         raise InstallError(
             f"cannot read {source}: {exc}; run the installer from a complete wazuh-ocsf source tree"
         ) from None
     integration_changes = [plan_file(layout.phys(layout.integration), layout.integration, data, root_owner, 0o750)]
+    changing = not lib_ok or integration_changes[0].verb != "keep"
+    if changing and not target.is_fake_root and os.geteuid() == 0:  # under --root the paths are not the manager's
+        hook_check = _plan_hook_check(hook_python, os.path.dirname(lib_phys), user_owner, target.home)
+        integration_changes.insert(0, hook_check)
     # An older install's sh wrapper ran this .py: the integration above replaces both.
     legacy = layout.integrations[1]
     integration_changes.append(plan_remove(layout.phys(legacy), legacy, "the sh wrapper's script: no longer used"))

@@ -534,9 +534,12 @@ def hook_pythons(layout: Layout) -> list:
     return [layout.venv_python, layout.framework_python]
 
 
-_HOOK_PROBE = (
+#: ``<python> -I -S -c HOOK_PROBE <lib>``: imports what the hook imports on success from ``<lib>`` and
+#: prints the package's version, the interpreter's ``X.Y`` and where the package was found (the
+#: installer runs it too, as the manager's user, before it writes the integration's ``#!`` line).
+HOOK_PROBE = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
-    "import wazuh_ocsf, wazuh_ocsf.hook.run, wazuh_ocsf.mapping, wazuh_ocsf.spool.store, wazuh_ocsf.spool.line; "
+    "from wazuh_ocsf.hook import bundle; [__import__(name) for name in bundle.ROOTS]; import wazuh_ocsf; "
     "print(wazuh_ocsf.__version__, '%d.%d' % sys.version_info[:2], wazuh_ocsf.__file__)"
 )
 
@@ -554,7 +557,7 @@ def check_hook_interpreter(ctx: Context) -> Check:
     tried = []
     for python in hook_pythons(ctx.layout):
         try:
-            done = _run([python, "-I", "-S", "-c", _HOOK_PROBE, root], identity, cwd=ctx.layout.wazuh_home)
+            done = _run([python, "-I", "-S", "-c", HOOK_PROBE, root], identity, cwd=ctx.layout.wazuh_home)
         except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
             tried.append(f"{python}: {exc.strerror or exc}")
             continue  # an older sh wrapper's `[ -x ]` fails the same way: it tries the next one

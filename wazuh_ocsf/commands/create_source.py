@@ -102,14 +102,7 @@ def run(args: argparse.Namespace) -> int:
         crawler_role_arn, crawler_role = args.crawler_role_arn, "given"
         if args.create_glue_role is not None:
             crawler_role_arn, crawler_role = _ensure_glue_role(args, settings, source_name, client)
-        params = security_lake.request_for(
-            source_name=source_name,
-            class_uid=class_uid,
-            crawler_role_arn=crawler_role_arn,
-            principal=principal,
-            external_id=external_id,
-            source_version=args.source_version,
-        )
+        params = _source_request(args, class_uid, source_name, crawler_role_arn, principal, external_id)
         if crawler_role == "created":
             created = security_lake.create_custom_source_for_new_role(client, params)
         else:
@@ -133,6 +126,20 @@ def run(args: argparse.Namespace) -> int:
         print("next: `wazuh-ocsf doctor --probe` to prove the flusher can write there, and after the first flush "
               "and crawl `wazuh-ocsf doctor --lake` to check the source, crawler and table")
     return 0
+
+
+def _source_request(args, class_uid: int, source_name: str, crawler_role_arn, principal: str, external_id: str) -> dict:
+    """The CreateCustomLogSource parameters of one class's source (the run's and the dry run's)."""
+    from wazuh_ocsf.lake import custom_source as security_lake
+
+    return security_lake.request_for(
+        source_name=source_name,
+        class_uid=class_uid,
+        crawler_role_arn=crawler_role_arn,
+        principal=principal,
+        external_id=external_id,
+        source_version=args.source_version,
+    )
 
 
 def _caller_account(settings) -> str:
@@ -177,7 +184,6 @@ def _ensure_glue_role(args, settings, source_name: str, client) -> tuple:
 
 def _print_dry_run(args, settings, sources: list, principal) -> None:
     """Print every request the real run would send, in order, as one JSON object; send nothing."""
-    from wazuh_ocsf.lake import custom_source as security_lake
     from wazuh_ocsf.lake import glue_role
     from wazuh_ocsf.lake.glue_role import Request
 
@@ -197,13 +203,8 @@ def _print_dry_run(args, settings, sources: list, principal) -> None:
                     "the read policy also allows kms:Decrypt on it; CreateRole is skipped when GetRole finds a role "
                     "that trusts Glue"
                 )
-        params = security_lake.request_for(
-            source_name=source_name,
-            class_uid=class_uid,
-            crawler_role_arn=crawler_role_arn,
-            principal=principal or "<the caller's account>",
-            external_id="****",
-            source_version=args.source_version,
+        params = _source_request(
+            args, class_uid, source_name, crawler_role_arn, principal or "<the caller's account>", "****"
         )
         requests.append(Request("securitylake", "CreateCustomLogSource", params))
     print(json.dumps({"requests": [r.to_dict() for r in requests], "notes": notes}, indent=1))
